@@ -1,0 +1,50 @@
+# The front door. `make up` runs the platform on this machine; `make test` runs every suite on a
+# throwaway cluster of its own. Ports and names come from the environment (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+
+# uv is installed with pip when missing; `python3 -m uv` works even before the shell sees it.
+UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
+RUN = $(UV) run --frozen --quiet
+
+.PHONY: help uv deps up down status logs test lint format
+
+help:
+	@echo "make up      start Kafka, PostgreSQL, Redis, topics and every service (cluster 'dev')"
+	@echo "make down    stop everything 'make up' started"
+	@echo "make status  what runs, with pids and ports"
+	@echo "make logs    the last lines of every log (FOLLOW=1 to follow)"
+	@echo "make test    unit, integration and end-to-end tests on a throwaway cluster"
+	@echo "make lint    ruff and mypy"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet --disable-pip-version-check uv
+
+deps: uv
+	@$(UV) sync --frozen --quiet
+
+up: deps
+	@$(RUN) localcluster up
+
+down: deps
+	@$(RUN) localcluster down
+
+status: deps
+	@$(RUN) localcluster status
+
+logs: deps
+	@$(RUN) localcluster logs $(if $(FOLLOW),--follow)
+
+test: deps
+	@bash deploy/local/run-tests.sh $(PYTEST_ARGS)
+
+lint: deps
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy --strict libs/events/src libs/kit/src deploy/local/src
+
+format: deps
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .

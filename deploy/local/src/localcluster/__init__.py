@@ -1,0 +1,1 @@
+"""Runs the platform's infrastructure and services on one machine without Docker."""

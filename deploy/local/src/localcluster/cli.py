@@ -1,0 +1,180 @@
+"""``localcluster up|down|status|logs|topics``: the cluster behind ``make up`` and ``make test``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from localcluster.config import HOST, SERVICES, ClusterConfig, load_config
+from localcluster.errors import ClusterError
+from localcluster.kafka import KafkaBroker
+from localcluster.postgres import ADMIN_ROLE, PostgresServer, provision_databases
+from localcluster.processes import ManagedProcess, tail
+from localcluster.redis_server import RedisServer
+from localcluster.services import ServiceGroup
+from localcluster.topics import ensure_topics
+
+
+def write_env_file(config: ClusterConfig, postgres: PostgresServer, redis: RedisServer) -> None:
+    urls = postgres.provision()
+    lines = {
+        "PAY_CLUSTER": config.name,
+        "KAFKA_BOOTSTRAP_SERVERS": config.bootstrap_servers,
+        "REDIS_URL": redis.url,
+        "PAY_PG_ADMIN_URL": postgres.url(ADMIN_ROLE),
+        **{f"{service.upper()}_DATABASE_URL": url for service, url in urls.items()},
+    }
+    config.env_file.touch(mode=0o600)
+    config.env_file.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
+
+
+def up(config: ClusterConfig, with_services: bool) -> None:
+    started = time.monotonic()
+    kafka, postgres, redis = KafkaBroker(config), PostgresServer(config), RedisServer(config)
+    for component in (kafka, postgres, redis):
+        component.check_environment()
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    redis.start()
+    postgres.start()
+    kafka_seconds = kafka.start()
+    write_env_file(config, postgres, redis)
+    report = ensure_topics(config.bootstrap_servers)
+    services = ServiceGroup(config).start() if with_services else []
+    print(f"cluster {config.name!r} is up in {time.monotonic() - started:.1f}s")
+    if kafka_seconds:
+        print(f"  kafka ready {kafka_seconds:.1f}s after launch")
+    print(f"  kafka       {config.bootstrap_servers} (controller {HOST}:{config.controller_port})")
+    print(f"  postgres    {HOST}:{config.postgres_port}")
+    print(f"  redis       {HOST}:{config.redis_port}")
+    print(f"  topics      {len(report.created)} created, {len(report.unchanged)} unchanged")
+    print(f"  services    {', '.join(services) if services else 'none yet'}")
+    print(f"  env file    {config.env_file}")
+    print(f"  logs        {config.log_dir}")
+
+
+def components(config: ClusterConfig) -> dict[str, ManagedProcess]:
+    return {
+        "services": ServiceGroup(config).process,
+        "kafka": KafkaBroker(config).process,
+        "postgres": PostgresServer(config).process,
+        "redis": RedisServer(config).process,
+    }
+
+
+def down(config: ClusterConfig) -> None:
+    if not config.state_dir.exists():
+        print(f"cluster {config.name!r} has never run here")
+        return
+    ServiceGroup(config).stop()
+    stopped = [
+        name
+        for name, ok in (
+            ("kafka", KafkaBroker(config).stop()),
+            ("postgres", PostgresServer(config).stop()),
+            ("redis", RedisServer(config).stop()),
+        )
+        if ok
+    ]
+    print(f"cluster {config.name!r} stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+def status(config: ClusterConfig) -> int:
+    ports = config.ports()
+    running = 0
+    for name, process in components(config).items():
+        pid = process.pid()
+        running += pid is not None
+        where = f"{HOST}:{ports[name]}" if name in ports else ""
+        state = f"running (pid {pid})" if pid else "stopped"
+        print(f"{name:10} {state:24} {where}")
+    return 0 if running else 3
+
+
+def logs(config: ClusterConfig, lines: int, follow: bool) -> None:
+    files = sorted(config.log_dir.glob("*.log")) if config.log_dir.exists() else []
+    if not files:
+        print(f"no logs for cluster {config.name!r} in {config.log_dir}")
+        return
+    if follow:
+        os.execvp("tail", ["tail", "-n", str(lines), "-F", *map(str, files)])  # noqa: S606
+    for path in files:
+        print(f"==> {path} <==")
+        print(tail(Path(path), lines))
+
+
+def bootstrap() -> None:
+    """Databases, roles and topics on infrastructure run elsewhere (docker compose, staging)."""
+    missing = [
+        name
+        for name in (
+            "PAY_PG_ADMIN_URL",
+            "KAFKA_BOOTSTRAP_SERVERS",
+            *(f"{s.upper()}_DB_PASSWORD" for s in SERVICES),
+        )
+        if not os.environ.get(name)
+    ]
+    if missing:
+        raise ClusterError(f"bootstrap needs {', '.join(missing)}")
+    provision_databases(
+        os.environ["PAY_PG_ADMIN_URL"],
+        {s: os.environ[f"{s.upper()}_DB_PASSWORD"] for s in SERVICES},
+    )
+    report = ensure_topics(os.environ["KAFKA_BOOTSTRAP_SERVERS"])
+    print(
+        f"databases: {len(SERVICES)} ready; topics: {len(report.created)} created, "
+        f"{len(report.unchanged)} unchanged"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="localcluster", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up_cmd = sub.add_parser("up", help="start infrastructure, topics and services")
+    up_cmd.add_argument("--no-services", action="store_true", help="infrastructure only")
+    sub.add_parser("down", help="stop everything this cluster started")
+    sub.add_parser("status", help="what runs, with pids and ports")
+    logs_cmd = sub.add_parser("logs", help="the last lines of every log")
+    logs_cmd.add_argument("-n", type=int, default=40)
+    logs_cmd.add_argument("-f", "--follow", action="store_true")
+    sub.add_parser("topics", help="create the catalogue's topics (idempotent)")
+    sub.add_parser("bootstrap", help="databases, roles and topics on external infrastructure")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "bootstrap":
+            bootstrap()
+            return 0
+        config = load_config()
+        if args.command == "up":
+            up(config, with_services=not args.no_services)
+        elif args.command == "down":
+            down(config)
+        elif args.command == "status":
+            return status(config)
+        elif args.command == "logs":
+            logs(config, args.n, args.follow)
+        elif args.command == "topics":
+            report = ensure_topics(config.bootstrap_servers)
+            print(
+                f"topics: {len(report.created)} created, {len(report.grown)} grown, "
+                f"{len(report.unchanged)} unchanged"
+            )
+    except ClusterError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # one line for a person; PAY_DEBUG=1 shows the trace
+        if os.environ.get("PAY_DEBUG"):
+            raise
+        print(
+            f"error: {type(error).__name__}: {error} (PAY_DEBUG=1 shows details)", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Where a named local cluster lives and which ports it listens on.
+
+Each cluster has a name (``dev`` for ``make up``, ``test`` for ``make test``) and its own state
+folder and port set, so several can run side by side. Every port can be overridden from the
+environment; a name without default ports must be given all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from localcluster.errors import ClusterError
+
+HOST = "127.0.0.1"
+PROJECT_ROOT = Path(__file__).resolve().parents[4]
+
+DEFAULT_PORTS: dict[str, dict[str, int]] = {
+    "dev": {"kafka": 19092, "controller": 19093, "postgres": 15432, "redis": 16379},
+    "test": {"kafka": 29092, "controller": 29093, "postgres": 25432, "redis": 26379},
+}
+PORT_VARIABLES = {
+    "kafka": "PAY_KAFKA_PORT",
+    "controller": "PAY_KAFKA_CONTROLLER_PORT",
+    "postgres": "PAY_PG_PORT",
+    "redis": "PAY_REDIS_PORT",
+}
+SERVICES = ("gateway", "payment", "webhook", "ledger", "settlement")
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    name: str
+    state_dir: Path
+    kafka_port: int
+    controller_port: int
+    postgres_port: int
+    redis_port: int
+    kafka_heap_mb: int
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / "cluster.env"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{HOST}:{self.kafka_port}"
+
+    def ports(self) -> dict[str, int]:
+        return {
+            "kafka": self.kafka_port,
+            "controller": self.controller_port,
+            "postgres": self.postgres_port,
+            "redis": self.redis_port,
+        }
+
+
+def _port(environ: Mapping[str, str], variable: str, default: int | None, name: str) -> int:
+    raw = environ.get(variable)
+    if raw is None or raw == "":
+        if default is None:
+            raise ClusterError(f"cluster {name!r} has no default ports: set {variable}")
+        return default
+    if not raw.isdigit() or not 1024 <= int(raw) <= 65535:
+        raise ClusterError(f"{variable}={raw!r} is not a port between 1024 and 65535")
+    return int(raw)
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> ClusterConfig:
+    env = os.environ if environ is None else environ
+    name = env.get("PAY_CLUSTER", "dev")
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", name):
+        raise ClusterError(f"PAY_CLUSTER={name!r}: use lower-case letters, digits and dashes")
+    defaults = DEFAULT_PORTS.get(name, {})
+    ports = {
+        key: _port(env, variable, defaults.get(key), name)
+        for key, variable in PORT_VARIABLES.items()
+    }
+    if len(set(ports.values())) != len(ports):
+        raise ClusterError(f"cluster {name!r} uses one port twice: {ports}")
+    state_root = Path(env.get("PAY_STATE_DIR", str(PROJECT_ROOT / ".local")))
+    heap = env.get("PAY_KAFKA_HEAP_MB", "512")
+    if not heap.isdigit() or int(heap) < 128:
+        raise ClusterError(f"PAY_KAFKA_HEAP_MB={heap!r} must be a whole number of at least 128")
+    return ClusterConfig(
+        name=name,
+        state_dir=(state_root / name).resolve(),
+        kafka_port=ports["kafka"],
+        controller_port=ports["controller"],
+        postgres_port=ports["postgres"],
+        redis_port=ports["redis"],
+        kafka_heap_mb=int(heap),
+    )

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+from localcluster.config import DEFAULT_PORTS, load_config
+from localcluster.errors import ClusterError
+
+
+def test_dev_and_test_clusters_use_disjoint_ports() -> None:
+    dev = load_config({"PAY_CLUSTER": "dev"}).ports().values()
+    test = load_config({"PAY_CLUSTER": "test"}).ports().values()
+    assert set(dev).isdisjoint(test)
+    assert set(DEFAULT_PORTS) == {"dev", "test"}
+
+
+def test_every_port_can_be_overridden_from_the_environment(tmp_path: Path) -> None:
+    config = load_config(
+        {
+            "PAY_CLUSTER": "other",
+            "PAY_STATE_DIR": str(tmp_path),
+            "PAY_KAFKA_PORT": "31000",
+            "PAY_KAFKA_CONTROLLER_PORT": "31001",
+            "PAY_PG_PORT": "31002",
+            "PAY_REDIS_PORT": "31003",
+        }
+    )
+    assert config.ports() == {
+        "kafka": 31000,
+        "controller": 31001,
+        "postgres": 31002,
+        "redis": 31003,
+    }
+    assert config.state_dir == tmp_path / "other"
+
+
+def test_a_cluster_without_default_ports_names_the_missing_variable() -> None:
+    with pytest.raises(ClusterError, match="PAY_KAFKA_PORT"):
+        load_config({"PAY_CLUSTER": "other"})
+
+
+@pytest.mark.parametrize("value", ["abc", "80", "70000", "-1"])
+def test_a_malformed_port_is_refused(value: str) -> None:
+    with pytest.raises(ClusterError, match=f"PAY_PG_PORT={value!r}"):
+        load_config({"PAY_CLUSTER": "dev", "PAY_PG_PORT": value})
+
+
+def test_one_port_used_twice_is_refused() -> None:
+    with pytest.raises(ClusterError, match="one port twice"):
+        load_config({"PAY_CLUSTER": "dev", "PAY_REDIS_PORT": "15432"})

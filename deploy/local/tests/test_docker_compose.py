@@ -1,0 +1,36 @@
+"""docker-compose.yml cannot be run here (no Docker engine); these checks keep it consistent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from localcluster.config import PROJECT_ROOT, SERVICES
+from localcluster.kafka import kafka_version
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def test_compose_runs_the_same_kafka_version_as_the_local_cluster() -> None:
+    assert _compose()["services"]["kafka"]["image"] == f"apache/kafka:{kafka_version()}"
+
+
+def test_every_build_points_at_an_existing_dockerfile() -> None:
+    for name, service in _compose()["services"].items():
+        if "build" in service:
+            assert (PROJECT_ROOT / service["build"]["dockerfile"]).is_file(), name
+
+
+def test_bootstrap_gets_a_database_password_for_every_service() -> None:
+    env = _compose()["services"]["bootstrap"]["environment"]
+    assert {f"{s.upper()}_DB_PASSWORD" for s in SERVICES} <= set(env)
+    assert {"PAY_PG_ADMIN_URL", "KAFKA_BOOTSTRAP_SERVERS"} <= set(env)
+
+
+def test_published_ports_bind_to_loopback_only() -> None:
+    for name, service in _compose()["services"].items():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), name

@@ -1,0 +1,1 @@
+"""Service kit: settings, logging, database, migrations, Kafka runtime, outbox, inbox, auth."""

@@ -1,0 +1,1 @@
+"""Ledger service: double-entry accounts, journal transactions and balances."""

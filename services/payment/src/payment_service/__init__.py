@@ -1,0 +1,1 @@
+"""Payment service: payments, refunds, idempotency and the PSP charge workers."""

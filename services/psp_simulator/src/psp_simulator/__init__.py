@@ -1,0 +1,1 @@
+"""Simulated payment service provider: charges, refunds and signed webhooks."""

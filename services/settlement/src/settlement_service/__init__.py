@@ -1,0 +1,1 @@
+"""Settlement service: merchant payout batches, reports and reconciliation."""

@@ -1,0 +1,1 @@
+"""Webhook service: verifies and records PSP webhooks and emits normalised events."""

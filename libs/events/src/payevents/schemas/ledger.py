@@ -1,0 +1,56 @@
+"""Facts about the ledger, published by the ledger service on ledger-events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from payevents import fieldtypes as f
+from payevents.fieldtypes import StrictSchema
+from payevents.registry import EventRegistry
+
+
+class LedgerEntry(StrictSchema):
+    account = f.identifier("Ledger account, e.g. merchant:<merchant id>:escrow.")
+    direction = f.choice("Side of the entry.", ("debit", "credit"))
+    amount = f.amount("Entry amount in minor units of the transaction's currency.")
+
+
+class LedgerTransactionPostedV1(StrictSchema):
+    """A balanced journal transaction was committed; settlement itemises from it.
+
+    One transaction has one currency, so "debits equal credits" is checked here too: a consumer
+    must never see an unbalanced transaction, even from a buggy producer.
+    """
+
+    transaction_id = f.identifier("The ledger's journal transaction id.")
+    kind = f.choice(
+        "What moved the money.", ("payment", "refund", "fee", "payout", "payout_reversal")
+    )
+    merchant_id = f.identifier("The merchant whose accounts the transaction touches.")
+    currency = f.currency("Currency of every entry.")
+    entries = fields.List(
+        fields.Nested(LedgerEntry),
+        required=True,
+        validate=validate.Length(min=2),
+        metadata={"description": "At least two entries; debits and credits sum equally."},
+    )
+    payment_id = f.payment_id("The payment behind the transaction, if any.", optional=True)
+    refund_id = f.identifier("The refund behind the transaction, if any.", optional=True)
+    settlement_batch_id = f.identifier("The settlement batch behind it, if any.", optional=True)
+
+    @validates_schema
+    def _debits_equal_credits(self, data: dict[str, Any], **kwargs: Any) -> None:
+        totals = {"debit": 0, "credit": 0}
+        for entry in data["entries"]:
+            totals[entry["direction"]] += entry["amount"]
+        if totals["debit"] != totals["credit"]:
+            raise ValidationError(
+                f"Entries do not balance: debits {totals['debit']} != credits {totals['credit']}.",
+                field_name="entries",
+            )
+
+
+def register(registry: EventRegistry) -> None:
+    registry.register("ledger.transaction_posted", 1, LedgerTransactionPostedV1)

@@ -1,0 +1,80 @@
+"""Facts about settlement, published by the settlement service on settlement-events.
+
+Every event is keyed by merchant; one batch covers one merchant in one currency.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, validates_schema
+
+from payevents import fieldtypes as f
+from payevents.fieldtypes import StrictSchema
+from payevents.registry import EventRegistry
+
+
+class BatchFacts(StrictSchema):
+    batch_id = f.identifier("The settlement batch id.")
+    merchant_id = f.identifier("The merchant being paid out.")
+    currency = f.currency("Currency of the batch.")
+
+
+class SettlementItemCreatedV1(StrictSchema):
+    """A posted payment or refund became owed to (or by) the merchant in the next batch."""
+
+    item_id = f.identifier("The settlement item id.")
+    merchant_id = f.identifier("The merchant the item is settled with.")
+    currency = f.currency()
+    kind = f.choice("payment adds to the payout; refund takes away from it.", ("payment", "refund"))
+    amount = f.amount("Gross amount in minor units.")
+    fee_amount = f.amount("Platform fee in minor units.", minimum=0)
+    payment_id = f.payment_id("The payment the item comes from (or that was refunded).")
+    refund_id = f.identifier("The refund, for refund items.", optional=True)
+    ledger_transaction_id = f.identifier("The ledger transaction the item was built from.")
+
+
+class SettlementBatchClosedV1(BatchFacts):
+    """A batch stopped taking items; its totals are final and a payout can start."""
+
+    period_start = f.timestamp("Start of the settled period (inclusive).")
+    period_end = f.timestamp("End of the settled period (exclusive).")
+    item_count = f.count("Number of items in the batch.")
+    gross_amount = f.amount("Sum of payment items, minor units.", minimum=0)
+    refunded_amount = f.amount("Sum of refund items, minor units.", minimum=0)
+    fee_amount = f.amount("Sum of fees, minor units.", minimum=0)
+    net_amount = f.amount(
+        "gross - refunded - fees; negative when the merchant owes the platform.", minimum=None
+    )
+
+    @validates_schema
+    def _totals_add_up(self, data: dict[str, Any], **kwargs: Any) -> None:
+        expected = data["gross_amount"] - data["refunded_amount"] - data["fee_amount"]
+        if data["net_amount"] != expected:
+            raise ValidationError(
+                f"Must equal gross - refunded - fees ({expected}).", field_name="net_amount"
+            )
+        if data["period_end"] <= data["period_start"]:
+            raise ValidationError("Must be after period_start.", field_name="period_end")
+
+
+class SettlementBatchPaidV1(BatchFacts):
+    """The payout reached the merchant's bank: the ledger moves the money out of escrow."""
+
+    amount = f.amount("Amount paid out, minor units.")
+    payout_id = f.identifier("The payout's reference at the bank or PSP.")
+
+
+class SettlementBatchFailedV1(BatchFacts):
+    """The payout did not go through; the money stays owed to the merchant."""
+
+    amount = f.amount("Amount that was to be paid out, minor units.")
+    failure_code = f.code("Why, e.g. account_closed, invalid_account, bank_unavailable.")
+    failure_message = f.free_text("Human-readable detail from the bank or PSP.")
+
+
+def register(registry: EventRegistry) -> None:
+    registry.register("settlement.item_created", 1, SettlementItemCreatedV1)
+    registry.register("settlement.batch_closed", 1, SettlementBatchClosedV1)
+    registry.register("settlement.batch_paid", 1, SettlementBatchPaidV1)
+    registry.register("settlement.batch_failed", 1, SettlementBatchFailedV1)

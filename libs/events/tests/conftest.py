@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+PAYMENT = {
+    "payment_id": "PAY_123456",
+    "merchant_id": "MER_42",
+    "amount": 3000,
+    "currency": "EUR",
+}
+REFUND = {**PAYMENT, "refund_id": "RFD_1", "amount": 1000}
+PSP_STATUS = {
+    "psp_event_id": "pspevt_9",
+    "payment_id": "PAY_123456",
+    "amount": 3000,
+    "currency": "EUR",
+    "received_at": "2025-03-01T10:00:00Z",
+}
+BATCH = {"batch_id": "BAT_7", "merchant_id": "MER_42", "currency": "EUR"}
+
+VALID_DATA: dict[str, dict[str, Any]] = {
+    "payment.created": {**PAYMENT, "payment_method": "pm_card_visa"},
+    "payment.processing": {**PAYMENT, "psp_reference": "ch_1"},
+    "payment.succeeded": {**PAYMENT, "psp_reference": "ch_1"},
+    "payment.failed": {**PAYMENT, "failure_code": "card_declined"},
+    "payment.canceled": {**PAYMENT, "cancellation_reason": "requested_by_merchant"},
+    "refund.requested": {**REFUND, "reason": "customer returned the goods"},
+    "refund.succeeded": {**REFUND},
+    "refund.failed": {**REFUND, "failure_code": "psp_error"},
+    "psp.payment_status_received": {**PSP_STATUS, "status": "succeeded"},
+    "psp.refund_status_received": {**PSP_STATUS, "refund_id": "RFD_1", "status": "failed"},
+    "ledger.transaction_posted": {
+        "transaction_id": "txn_1",
+        "kind": "payment",
+        "merchant_id": "MER_42",
+        "currency": "EUR",
+        "payment_id": "PAY_123456",
+        "entries": [
+            {"account": "platform:psp_receivable", "direction": "debit", "amount": 3000},
+            {"account": "merchant:MER_42:escrow", "direction": "credit", "amount": 3000},
+        ],
+    },
+    "settlement.item_created": {
+        "item_id": "itm_1",
+        "merchant_id": "MER_42",
+        "currency": "EUR",
+        "kind": "payment",
+        "amount": 3000,
+        "fee_amount": 90,
+        "payment_id": "PAY_123456",
+        "ledger_transaction_id": "txn_1",
+    },
+    "settlement.batch_closed": {
+        **BATCH,
+        "period_start": "2025-03-01T00:00:00Z",
+        "period_end": "2025-03-02T00:00:00Z",
+        "item_count": 3,
+        "gross_amount": 5000,
+        "refunded_amount": 1000,
+        "fee_amount": 150,
+        "net_amount": 3850,
+    },
+    "settlement.batch_paid": {**BATCH, "amount": 3850, "payout_id": "po_1"},
+    "settlement.batch_failed": {**BATCH, "amount": 3850, "failure_code": "account_closed"},
+}
+
+
+@pytest.fixture
+def valid_data() -> dict[str, dict[str, Any]]:
+    """A valid newest-version payload for every registered type, safe to modify."""
+    return copy.deepcopy(VALID_DATA)
+
+
+@pytest.fixture
+def payment_created(valid_data: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return valid_data["payment.created"]

@@ -1,0 +1,97 @@
+"""Helpers for integration tests of services built on the kit (real Kafka and PostgreSQL).
+
+Every helper makes names unique per call, so tests need no cleanup between runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from kafka import KafkaConsumer, TopicPartition
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from paykit.consumer import Consumer
+from paykit.migrations import migrate
+
+
+@contextmanager
+def scratch_database(
+    admin_url: str, sources: dict[str, Path], prefix: str = "scratch"
+) -> Iterator[str]:
+    """A fresh database with ``sources`` migrated in; dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_conninfo(admin_url, dbname=name)
+    try:
+        migrate(url, sources)
+        yield url
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def database_name(url: str) -> str:
+    return str(conninfo_to_dict(url)["dbname"])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+@contextmanager
+def running(consumer: Consumer) -> Iterator[threading.Thread]:
+    """Run ``consumer`` in a thread for the block, then stop it and re-raise its error."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            consumer.run()
+        except BaseException as error:  # handed to the test thread below
+            errors.append(error)
+
+    thread = threading.Thread(target=target, name="test-consumer", daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        consumer.stop()
+        thread.join(timeout=60)
+    if errors:
+        raise errors[0]
+
+
+def read_topic(bootstrap_servers: str, topic: str, *, timeout: float = 10.0) -> list[Any]:
+    """Every record now in ``topic``, read without a consumer group."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end")
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()

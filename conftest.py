@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from localcluster.testing import ClusterEnv
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+
 from localcluster.config import PORT_VARIABLES, PROJECT_ROOT
 from localcluster.testing import ClusterEnv
 

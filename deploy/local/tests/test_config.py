@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from localcluster.config import DEFAULT_PORTS, load_config
 from localcluster.errors import ClusterError
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+
 from localcluster.config import PROJECT_ROOT, SERVICES
 from localcluster.kafka import kafka_version
 

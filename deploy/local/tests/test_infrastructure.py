@@ -11,10 +11,11 @@ import pytest
 import redis
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
+from psycopg.conninfo import conninfo_to_dict
+
 from localcluster.testing import ClusterEnv
 from localcluster.topics import ensure_topics, existing_partitions
 from payevents.topics import physical_topics
-from psycopg.conninfo import conninfo_to_dict
 
 pytestmark = pytest.mark.integration
 

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import pytest
+
 from payevents import Envelope, InvalidEvent, decode, encode, new_event
 
 

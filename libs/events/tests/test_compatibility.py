@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import fields, validate
+
 from payevents import (
     REGISTRY,
     EventRegistry,

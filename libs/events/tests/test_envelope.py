@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+
 from payevents import REGISTRY, Envelope, InvalidEvent, new_event
 
 

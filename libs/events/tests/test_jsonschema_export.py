@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from marshmallow import Schema, fields, validate
+
 from payevents import REGISTRY, EventRegistry
 from payevents.export import DEFAULT_OUTPUT, main, stale_exports
 from payevents.fieldtypes import StrictSchema

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from payevents import REGISTRY, InvalidEvent
 
 ARCHITECTURE_EVENTS = {

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from marshmallow import fields
+
 from payevents import REGISTRY, EventRegistry, InvalidEvent, Upcaster, decode
 from payevents.fieldtypes import StrictSchema
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from kafka import KafkaProducer
+from psycopg_pool import ConnectionPool
+
 from localcluster.testing import ClusterEnv
 from localcluster.topics import ensure_topics
 from payevents import Envelope, encode, new_event
@@ -15,7 +17,6 @@ from paykit.db import Connection, create_pool
 from paykit.kafka_clients import create_consumer, create_producer
 from paykit.migrations import KIT_MIGRATIONS
 from paykit.testing import scratch_database
-from psycopg_pool import ConnectionPool
 
 TEST_SQL = Path(__file__).with_name("sql")
 

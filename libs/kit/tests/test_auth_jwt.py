@@ -9,6 +9,7 @@ import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 from paykit.auth.jwt import (
     InvalidJwks,
     InvalidToken,

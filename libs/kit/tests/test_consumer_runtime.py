@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from prometheus_client import REGISTRY
+
 from localcluster.testing import ClusterEnv
 from payevents import Envelope
 from payevents.topics import Topic
@@ -187,3 +189,30 @@ def test_the_dlq_limit_stops_a_consumer_whose_handler_fails_everything(
         thread.join(timeout=60)
     dead = list_dead_letters(cluster.bootstrap_servers, topic.dlq_topic(topic.consumers[0].name))
     assert 0 < len(dead) < 30
+
+
+def test_the_poll_loop_touches_its_liveness_file_and_counts_in_metrics(
+    topic: Topic, make_consumer, make_event, publish, effects, unique: str, tmp_path
+) -> None:
+    liveness = tmp_path / "alive"
+    for n in range(3):
+        publish(topic.name, make_event(f"PAY_{unique}{n}"))
+    group = topic.consumers[0].name
+    before = REGISTRY.get_sample_value(
+        "paykit_consumer_processed_total", {"group": group, "topic": topic.name}
+    )
+    with running(make_consumer(topic, liveness_file=liveness, lag_interval=0.0)):
+        assert wait_until(lambda: len(effects(f"PAY_{unique}")) == 3)
+        first_touch = liveness.stat().st_mtime_ns
+        assert wait_until(lambda: liveness.stat().st_mtime_ns > first_touch, timeout=5)
+    processed = REGISTRY.get_sample_value(
+        "paykit_consumer_processed_total", {"group": group, "topic": topic.name}
+    )
+    assert before is None and processed == 3
+    lags = [
+        REGISTRY.get_sample_value(
+            "paykit_consumer_lag", {"group": group, "topic": topic.name, "partition": str(p)}
+        )
+        for p in range(topic.partitions)
+    ]
+    assert lags == [0.0, 0.0, 0.0]

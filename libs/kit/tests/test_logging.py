@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import structlog
+
 from paykit.logging import (
     REDACTED,
     bind_context,

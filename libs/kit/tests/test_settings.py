@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 
 import pytest
+
 from paykit.settings import ConfigError, ConfigProblem, Env, Secret, load_settings
 
 

@@ -8,6 +8,8 @@ import pytest
 import structlog
 from flask import Flask, abort, jsonify
 from flask.testing import FlaskClient
+from werkzeug import Response
+
 from paykit.logging import clear_context, configure_logging, current_context, get_logger
 from paykit.problems import Problem, code_for_status
 from paykit.web import (
@@ -17,7 +19,6 @@ from paykit.web import (
     current_request_id,
     json_body,
 )
-from werkzeug import Response
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -2,6 +2,7 @@ import hashlib
 import hmac
 
 import pytest
+
 from paykit.auth.webhook_signature import InvalidSignature, sign, verify
 
 BODY = b'{"paymentRef": "PAY_123456", "status": "SUCCESS", "gatewayData": {"amount": 3000}}'

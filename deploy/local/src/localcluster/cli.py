@@ -11,6 +11,7 @@ from pathlib import Path
 from localcluster.config import HOST, SERVICES, ClusterConfig, load_config
 from localcluster.errors import ClusterError
 from localcluster.kafka import KafkaBroker
+from localcluster.migrations import migrate_services
 from localcluster.postgres import ADMIN_ROLE, PostgresServer, provision_databases
 from localcluster.processes import ManagedProcess, tail
 from localcluster.redis_server import RedisServer
@@ -18,7 +19,9 @@ from localcluster.services import ServiceGroup
 from localcluster.topics import ensure_topics
 
 
-def write_env_file(config: ClusterConfig, postgres: PostgresServer, redis: RedisServer) -> None:
+def write_env_file(
+    config: ClusterConfig, postgres: PostgresServer, redis: RedisServer
+) -> dict[str, str]:
     urls = postgres.provision()
     lines = {
         "PAY_CLUSTER": config.name,
@@ -29,6 +32,7 @@ def write_env_file(config: ClusterConfig, postgres: PostgresServer, redis: Redis
     }
     config.env_file.touch(mode=0o600)
     config.env_file.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
+    return urls
 
 
 def up(config: ClusterConfig, with_services: bool) -> None:
@@ -40,8 +44,9 @@ def up(config: ClusterConfig, with_services: bool) -> None:
     redis.start()
     postgres.start()
     kafka_seconds = kafka.start()
-    write_env_file(config, postgres, redis)
+    urls = write_env_file(config, postgres, redis)
     report = ensure_topics(config.bootstrap_servers)
+    migrated = migrate_services(urls)
     services = ServiceGroup(config).start() if with_services else []
     print(f"cluster {config.name!r} is up in {time.monotonic() - started:.1f}s")
     if kafka_seconds:
@@ -50,6 +55,7 @@ def up(config: ClusterConfig, with_services: bool) -> None:
     print(f"  postgres    {HOST}:{config.postgres_port}")
     print(f"  redis       {HOST}:{config.redis_port}")
     print(f"  topics      {len(report.created)} created, {len(report.unchanged)} unchanged")
+    print(f"  migrations  {sum(migrated.values())} applied for {len(migrated)} service(s)")
     print(f"  services    {', '.join(services) if services else 'none yet'}")
     print(f"  env file    {config.env_file}")
     print(f"  logs        {config.log_dir}")

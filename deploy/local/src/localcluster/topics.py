@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from kafka import KafkaAdminClient
 from kafka.admin import NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
-from payevents.topics import CATALOGUE, Topic, physical_topics
 
 from localcluster.errors import ClusterError
+from payevents.topics import CATALOGUE, Topic, physical_topics
 
 
 @dataclass

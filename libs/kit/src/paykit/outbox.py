@@ -20,8 +20,8 @@ import psycopg
 import structlog
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
-from payevents import Envelope, encode
 
+from payevents import Envelope, encode
 from paykit.db import Connection
 
 log = structlog.get_logger(__name__)
@@ -74,6 +74,7 @@ class OutboxRelay:
         self.sent_retention_seconds = sent_retention_seconds
         self.on_published = on_published
         self.published_total = 0
+        self.leading = threading.Event()  # set while this relay holds the lock and listens
 
     def run(self, stop: threading.Event) -> None:
         """Publish until ``stop`` is set; block as a standby while another relay leads."""
@@ -91,6 +92,14 @@ class OutboxRelay:
 
     def _lead(self, conn: Connection, stop: threading.Event) -> None:
         conn.execute(f"LISTEN {CHANNEL}")
+        self.leading.set()
+        try:
+            self._publish_until(conn, stop)
+        finally:
+            self.leading.clear()
+            conn.execute(f"UNLISTEN {CHANNEL}")
+
+    def _publish_until(self, conn: Connection, stop: threading.Event) -> None:
         last_prune = 0.0
         while not stop.is_set():
             try:
@@ -103,10 +112,19 @@ class OutboxRelay:
                 self.prune(conn)
                 last_prune = time.monotonic()
             if published < self.batch_size:
-                # Sleep until a writer notifies, or idle_wait passes (a notification lost
-                # while we were publishing is caught by the next poll).
-                for _ in conn.notifies(timeout=self.idle_wait, stop_after=1):
-                    pass
+                self._wait_for_writers(conn, stop)
+
+    def _wait_for_writers(self, conn: Connection, stop: threading.Event) -> None:
+        """Sleep until a writer notifies or ``idle_wait`` passes, checking ``stop`` often.
+
+        The timed poll catches a notification that arrived while we were publishing.
+        """
+        waited = 0.0
+        while waited < self.idle_wait and not stop.is_set():
+            step = min(0.5, self.idle_wait - waited)
+            if list(conn.notifies(timeout=step, stop_after=1)):
+                return
+            waited += step
 
     def relay_once(self, conn: Connection) -> int:
         """Publish one batch of unsent rows in id order; return how many were published."""

@@ -21,10 +21,10 @@ import psycopg
 import structlog
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
-from payevents import Envelope, InvalidEvent, decode
-from payevents.topics import Topic
 from psycopg_pool import ConnectionPool
 
+from payevents import Envelope, InvalidEvent, decode
+from payevents.topics import Topic
 from paykit.consumer import metrics
 from paykit.consumer.errors import DlqLimitExceeded, InvalidMessage
 from paykit.consumer.routing import H_NOT_BEFORE, DlqLimit, Failure, header, route_failure

@@ -1,0 +1,79 @@
+"""Entry points for a service's long-running processes: consumers and the outbox relay.
+
+Each builds its clients, serves Prometheus metrics when given a port, stops gracefully on
+SIGTERM or SIGINT, and closes everything it opened. Services call these from their own
+``main()`` with their settings, so no worker hand-rolls its lifecycle.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+from prometheus_client import start_http_server
+
+from paykit.consumer import Consumer, ConsumerSettings, Handler
+from paykit.db import create_pool
+from paykit.kafka_clients import create_consumer, create_producer
+from paykit.outbox import OutboxRelay
+
+log = structlog.get_logger(__name__)
+
+
+def _serve_metrics(port: int | None) -> None:
+    if port:
+        start_http_server(port, addr="127.0.0.1")
+
+
+def _on_stop_signals(stop: Callable[[], None]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop())
+
+
+def run_consumer(
+    settings: ConsumerSettings,
+    handler: Handler,
+    *,
+    database_url: str,
+    bootstrap_servers: str,
+    client_id: str,
+    metrics_port: int | None = None,
+) -> None:
+    """Consume until a stop signal; raises what stops it otherwise (e.g. the DLQ limit)."""
+    _serve_metrics(metrics_port)
+    pool = create_pool(database_url, max_size=2, name=client_id)
+    producer = create_producer(bootstrap_servers, client_id=client_id)
+    kafka = create_consumer(bootstrap_servers, group_id=settings.group, client_id=client_id)
+    consumer = Consumer(settings, handler, pool, kafka, producer)
+    _on_stop_signals(consumer.stop)
+    try:
+        consumer.run()
+    finally:
+        producer.close()
+        pool.close()
+
+
+def run_outbox_relay(
+    *,
+    database_url: str,
+    bootstrap_servers: str,
+    client_id: str,
+    metrics_port: int | None = None,
+    liveness_file: Path | None = None,
+) -> None:
+    _serve_metrics(metrics_port)
+    stop = threading.Event()
+    _on_stop_signals(stop.set)
+    producer = create_producer(bootstrap_servers, client_id=client_id)
+    relay = OutboxRelay(database_url, producer)
+    if liveness_file is not None:
+        liveness_file.touch()
+    log.info("outbox_relay_started", client_id=client_id)
+    try:
+        relay.run(stop)
+    finally:
+        producer.close()
+        log.info("outbox_relay_stopped", published=relay.published_total)

@@ -34,7 +34,9 @@ def _free_ports(count: int) -> list[int]:
 def _probe_env(name: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAY_")}
     env["PAY_CLUSTER"] = name
-    env.update(zip(PORT_VARIABLES.values(), map(str, _free_ports(4)), strict=True))
+    env.update(
+        zip(PORT_VARIABLES.values(), map(str, _free_ports(len(PORT_VARIABLES))), strict=True)
+    )
     return env
 
 

@@ -2,14 +2,16 @@ from pathlib import Path
 
 import pytest
 
-from localcluster.config import DEFAULT_PORTS, load_config
+from localcluster.config import DEFAULT_PORTS, HTTP_OFFSETS, load_config
 from localcluster.errors import ClusterError
 
 
 def test_dev_and_test_clusters_use_disjoint_ports() -> None:
-    dev = load_config({"PAY_CLUSTER": "dev"}).ports().values()
-    test = load_config({"PAY_CLUSTER": "test"}).ports().values()
-    assert set(dev).isdisjoint(test)
+    def every_port(name: str) -> set[int]:
+        config = load_config({"PAY_CLUSTER": name})
+        return set(config.ports().values()) | {config.http_port(p) for p in HTTP_OFFSETS}
+
+    assert every_port("dev").isdisjoint(every_port("test"))
     assert set(DEFAULT_PORTS) == {"dev", "test"}
 
 
@@ -22,8 +24,10 @@ def test_every_port_can_be_overridden_from_the_environment(tmp_path: Path) -> No
             "PAY_KAFKA_CONTROLLER_PORT": "31001",
             "PAY_PG_PORT": "31002",
             "PAY_REDIS_PORT": "31003",
+            "PAY_HTTP_PORT_BASE": "32000",
         }
     )
+    assert config.http_port("payment") == 32001 and config.http_port("psp") == 32005
     assert config.ports() == {
         "kafka": 31000,
         "controller": 31001,
@@ -47,3 +51,5 @@ def test_a_malformed_port_is_refused(value: str) -> None:
 def test_one_port_used_twice_is_refused() -> None:
     with pytest.raises(ClusterError, match="one port twice"):
         load_config({"PAY_CLUSTER": "dev", "PAY_REDIS_PORT": "15432"})
+    with pytest.raises(ClusterError, match="one port twice"):
+        load_config({"PAY_CLUSTER": "dev", "PAY_HTTP_PORT_BASE": "15430"})

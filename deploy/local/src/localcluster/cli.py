@@ -8,13 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from localcluster.config import HOST, SERVICES, ClusterConfig, load_config
+from localcluster.config import HOST, HTTP_OFFSETS, SERVICES, ClusterConfig, load_config
 from localcluster.errors import ClusterError
 from localcluster.kafka import KafkaBroker
 from localcluster.migrations import migrate_services
 from localcluster.postgres import ADMIN_ROLE, PostgresServer, provision_databases
 from localcluster.processes import ManagedProcess, tail
 from localcluster.redis_server import RedisServer
+from localcluster.secrets import SIGNING_KEY_ID, ensure_auth_keys, ensure_webhook_secret
 from localcluster.services import ServiceGroup
 from localcluster.topics import ensure_topics
 
@@ -23,12 +24,26 @@ def write_env_file(
     config: ClusterConfig, postgres: PostgresServer, redis: RedisServer
 ) -> dict[str, str]:
     urls = postgres.provision()
+    secrets_dir = config.state_dir / "secrets"
+    signing_key, jwks = ensure_auth_keys(secrets_dir)
+    http = {name: config.http_port(name) for name in HTTP_OFFSETS}
     lines = {
         "PAY_CLUSTER": config.name,
         "KAFKA_BOOTSTRAP_SERVERS": config.bootstrap_servers,
         "REDIS_URL": redis.url,
         "PAY_PG_ADMIN_URL": postgres.url(ADMIN_ROLE),
         **{f"{service.upper()}_DATABASE_URL": url for service, url in urls.items()},
+        **{f"{name.upper()}_HTTP_PORT": str(port) for name, port in http.items()},
+        "PAYMENT_URL": f"http://{HOST}:{http['payment']}",
+        "WEBHOOK_URL": f"http://{HOST}:{http['webhook']}",
+        "PSP_URL": f"http://{HOST}:{http['psp']}",
+        "PSP_WEBHOOK_URL": f"http://{HOST}:{http['webhook']}/webhooks/psp",
+        "PSP_WEBHOOK_SECRETS": ensure_webhook_secret(secrets_dir),
+        "AUTH_ISSUER": "payments-gateway",
+        "AUTH_AUDIENCE": "payments-api",
+        "AUTH_JWKS_PATH": str(jwks),
+        "AUTH_SIGNING_KEY_PATH": str(signing_key),
+        "AUTH_SIGNING_KEY_ID": SIGNING_KEY_ID,
     }
     config.env_file.touch(mode=0o600)
     config.env_file.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
@@ -57,6 +72,8 @@ def up(config: ClusterConfig, with_services: bool) -> None:
     print(f"  topics      {len(report.created)} created, {len(report.unchanged)} unchanged")
     print(f"  migrations  {sum(migrated.values())} applied for {len(migrated)} service(s)")
     print(f"  services    {', '.join(services) if services else 'none yet'}")
+    http = ", ".join(f"{name} {config.http_port(name)}" for name in HTTP_OFFSETS)
+    print(f"  http ports  {http}")
     print(f"  env file    {config.env_file}")
     print(f"  logs        {config.log_dir}")
 

@@ -19,16 +19,39 @@ HOST = "127.0.0.1"
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
 
 DEFAULT_PORTS: dict[str, dict[str, int]] = {
-    "dev": {"kafka": 19092, "controller": 19093, "postgres": 15432, "redis": 16379},
-    "test": {"kafka": 29092, "controller": 29093, "postgres": 25432, "redis": 26379},
+    "dev": {
+        "kafka": 19092,
+        "controller": 19093,
+        "postgres": 15432,
+        "redis": 16379,
+        "http_base": 18000,
+    },
+    "test": {
+        "kafka": 29092,
+        "controller": 29093,
+        "postgres": 25432,
+        "redis": 26379,
+        "http_base": 28000,
+    },
 }
 PORT_VARIABLES = {
     "kafka": "PAY_KAFKA_PORT",
     "controller": "PAY_KAFKA_CONTROLLER_PORT",
     "postgres": "PAY_PG_PORT",
     "redis": "PAY_REDIS_PORT",
+    "http_base": "PAY_HTTP_PORT_BASE",
 }
 SERVICES = ("gateway", "payment", "webhook", "ledger", "settlement")
+# HTTP ports of the platform's own processes, as offsets from the cluster's http_base port.
+HTTP_OFFSETS = {
+    "gateway": 0,
+    "payment": 1,
+    "webhook": 2,
+    "ledger": 3,
+    "settlement": 4,
+    "psp": 5,
+    "metrics": 10,
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +62,7 @@ class ClusterConfig:
     controller_port: int
     postgres_port: int
     redis_port: int
+    http_base: int
     kafka_heap_mb: int
 
     @property
@@ -65,6 +89,9 @@ class ClusterConfig:
             "redis": self.redis_port,
         }
 
+    def http_port(self, process: str) -> int:
+        return self.http_base + HTTP_OFFSETS[process]
+
 
 def _port(environ: Mapping[str, str], variable: str, default: int | None, name: str) -> int:
     raw = environ.get(variable)
@@ -87,7 +114,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> ClusterConfig:
         key: _port(env, variable, defaults.get(key), name)
         for key, variable in PORT_VARIABLES.items()
     }
-    if len(set(ports.values())) != len(ports):
+    http_ports = {ports["http_base"] + offset for offset in HTTP_OFFSETS.values()}
+    if ports["http_base"] + max(HTTP_OFFSETS.values()) > 65535:
+        raise ClusterError(f"PAY_HTTP_PORT_BASE={ports['http_base']} leaves no room for ports")
+    infra = [port for key, port in ports.items() if key != "http_base"]
+    if len(set(infra)) != len(infra) or http_ports & set(infra):
         raise ClusterError(f"cluster {name!r} uses one port twice: {ports}")
     state_root = Path(env.get("PAY_STATE_DIR", str(PROJECT_ROOT / ".local")))
     heap = env.get("PAY_KAFKA_HEAP_MB", "512")
@@ -100,5 +131,6 @@ def load_config(environ: Mapping[str, str] | None = None) -> ClusterConfig:
         controller_port=ports["controller"],
         postgres_port=ports["postgres"],
         redis_port=ports["redis"],
+        http_base=ports["http_base"],
         kafka_heap_mb=int(heap),
     )

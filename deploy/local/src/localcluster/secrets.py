@@ -1,0 +1,43 @@
+"""Development secrets generated once per cluster and kept in ``<state>/secrets`` (mode 0700).
+
+The JWT signing key stands in for the gateway's key until the gateway exists to own it; the
+webhook secret is shared by the PSP simulator (signs) and the webhook service (verifies).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+from paykit.auth.jwks import jwks_document
+from paykit.auth.jwt import SigningKey, generate_signing_key, public_keys
+
+SIGNING_KEY_ID = "local-1"
+
+
+def _private(path: Path, content: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    path.touch(mode=0o600)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+
+
+def ensure_auth_keys(secrets_dir: Path) -> tuple[Path, Path]:
+    """The signing key's PEM and the matching JWKS document, created on first use."""
+    pem, jwks = secrets_dir / "jwt-signing.pem", secrets_dir / "jwks.json"
+    if not pem.exists():
+        _private(pem, generate_signing_key(SIGNING_KEY_ID).private_key_pem())
+    key = SigningKey(pem.read_bytes(), SIGNING_KEY_ID)
+    _private(jwks, json.dumps(jwks_document(public_keys([key])), indent=2))
+    return pem, jwks
+
+
+def ensure_webhook_secret(secrets_dir: Path) -> str:
+    path = secrets_dir / "psp-webhook-secret"
+    if not path.exists():
+        _private(path, f"whsec_{secrets.token_urlsafe(32)}")
+    return path.read_text().strip()

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from typing import Final, Literal
 
 SCHEME: Final = "v1"
+# The HTTP header that carries the signature, shared by the PSP (sender) and the platform.
+SIGNATURE_HEADER: Final = "Psp-Signature"
 DEFAULT_TOLERANCE_SECONDS: Final = 300
 # Generous for a timestamp and a handful of signatures; anything longer is not ours.
 MAX_HEADER_LENGTH: Final = 2048

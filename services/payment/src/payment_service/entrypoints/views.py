@@ -1,0 +1,69 @@
+"""How payments and refunds look over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+from payment_service.domain.payment import Payment
+from payment_service.domain.refund import Refund
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def payment_view(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "object": "payment",
+        "status": payment.status.value,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "merchant_id": payment.merchant_id,
+        "payment_method": payment.payment_method,
+        "description": payment.description,
+        "metadata": payment.metadata,
+        "amount_refunded": payment.refunded_amount,
+        "failure_code": payment.failure_code,
+        "failure_message": payment.failure_message,
+        "created_at": _time(payment.created_at),
+        "updated_at": _time(payment.updated_at),
+    }
+
+
+def refund_view(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "object": "refund",
+        "payment_id": refund.payment_id,
+        "status": refund.status.value,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "reason": refund.reason,
+        "failure_code": refund.failure_code,
+        "created_at": _time(refund.created_at),
+        "updated_at": _time(refund.updated_at),
+    }
+
+
+def encode_cursor(payment: Payment) -> str:
+    assert payment.created_at is not None
+    raw = json.dumps([payment.created_at.isoformat(), payment.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raises ValueError for anything that is not a cursor this service made."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, payment_id = json.loads(raw)
+        moment = datetime.fromisoformat(created_at)
+    except (binascii.Error, ValueError, TypeError) as error:
+        raise ValueError("malformed cursor") from error
+    if moment.tzinfo is None or not isinstance(payment_id, str):
+        raise ValueError("malformed cursor")
+    return moment, payment_id

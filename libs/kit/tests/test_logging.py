@@ -104,7 +104,7 @@ def test_bound_context_appears_on_structlog_and_library_lines(configure: Configu
     output = configure()
     bind_context(request_id="req-1", correlation_id="corr-1")
     get_logger().info("from_structlog")
-    logging.getLogger("kafka").info("from_library")
+    logging.getLogger("werkzeug").info("from_library")
 
     for line in lines(output):
         assert line["request_id"] == "req-1"
@@ -262,3 +262,11 @@ def test_secret_key_names_are_recognised(key: str) -> None:
 )
 def test_ordinary_key_names_are_not_secret(key: str) -> None:
     assert not is_secret_key(key)
+
+
+def test_chatty_libraries_keep_only_their_warnings(configure: Configure) -> None:
+    output = configure()
+    logging.getLogger("kafka.consumer.fetcher").info("Resetting offset")
+    logging.getLogger("psycopg.pool").info("adding new connection to the pool")
+    logging.getLogger("kafka.conn").warning("broker went away")
+    assert [line["event"] for line in lines(output)] == ["broker went away"]

@@ -16,7 +16,7 @@ from localcluster.postgres import ADMIN_ROLE, PostgresServer, provision_database
 from localcluster.processes import ManagedProcess, tail
 from localcluster.redis_server import RedisServer
 from localcluster.secrets import SIGNING_KEY_ID, ensure_auth_keys, ensure_webhook_secret
-from localcluster.services import ServiceGroup
+from localcluster.services import ServiceGroup, procfile_entries
 from localcluster.topics import ensure_topics
 
 
@@ -81,6 +81,7 @@ def up(config: ClusterConfig, with_services: bool) -> None:
 def components(config: ClusterConfig) -> dict[str, ManagedProcess]:
     return {
         "services": ServiceGroup(config).process,
+        **{name: ManagedProcess(f"svc-{name}", config.run_dir) for name in procfile_entries()},
         "kafka": KafkaBroker(config).process,
         "postgres": PostgresServer(config).process,
         "redis": RedisServer(config).process,
@@ -112,7 +113,7 @@ def status(config: ClusterConfig) -> int:
         running += pid is not None
         where = f"{HOST}:{ports[name]}" if name in ports else ""
         state = f"running (pid {pid})" if pid else "stopped"
-        print(f"{name:10} {state:24} {where}")
+        print(f"{name:24} {state:24} {where}")
     return 0 if running else 3
 
 

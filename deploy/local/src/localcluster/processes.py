@@ -115,15 +115,15 @@ class ManagedProcess:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        _signal_group(pid, signal.SIGTERM)
+        signal_group(pid, signal.SIGTERM)
         if not wait_for(lambda: not _alive(pid), timeout):
-            _signal_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
             wait_for(lambda: not _alive(pid), 10.0)
         self.pid_file.unlink(missing_ok=True)
         return True
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def signal_group(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):

@@ -1,27 +1,20 @@
-"""The platform's own services, run together under honcho from the root Procfile."""
+"""The platform's own services, run from the root Procfile by ``localcluster.supervisor``."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
 from localcluster.config import PROJECT_ROOT, ClusterConfig
-from localcluster.errors import ClusterError
 from localcluster.processes import ManagedProcess
+from localcluster.supervisor import parse_procfile
 
 PROCFILE = PROJECT_ROOT / "Procfile"
 
 
 def procfile_entries(procfile: Path = PROCFILE) -> list[str]:
-    if not procfile.exists():
-        return []
-    return [
-        line.split(":", 1)[0].strip()
-        for line in procfile.read_text().splitlines()
-        if line.strip() and not line.lstrip().startswith("#") and ":" in line
-    ]
+    return [name for name, _ in parse_procfile(procfile)] if procfile.exists() else []
 
 
 class ServiceGroup:
@@ -31,30 +24,24 @@ class ServiceGroup:
         self.process = ManagedProcess("services", config.run_dir)
 
     def start(self) -> list[str]:
-        """Start every Procfile entry under honcho; return their names (empty when none exist)."""
+        """Start the supervisor of every Procfile entry; return the entries' names."""
         entries = procfile_entries()
         if not entries or self.process.running():
             return entries
-        honcho = shutil.which("honcho", path=str(Path(sys.executable).parent))
-        if honcho is None:
-            raise ClusterError("honcho is not installed in the project environment: run uv sync")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process.start(
             [
-                honcho,
-                "start",
-                "-f",
+                sys.executable,
+                "-m",
+                "localcluster.supervisor",
                 str(PROCFILE),
-                "-d",
-                str(PROJECT_ROOT),
-                "-e",
                 str(self.config.env_file),
+                str(self.config.state_dir),
             ],
             self.log_file,
-            env=env,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
             cwd=PROJECT_ROOT,
         )
         return entries
 
     def stop(self) -> bool:
-        return self.process.stop(timeout=30)
+        return self.process.stop(timeout=40)

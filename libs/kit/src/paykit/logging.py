@@ -59,6 +59,8 @@ ADOPTED_LOGGERS: Final = (
     "psycopg",
     "psycopg.pool",
 )
+# Chatty at INFO (every rebalance step, every pooled connection): only their warnings are kept.
+QUIET_LOGGERS: Final = frozenset({"kafka", "psycopg.pool"})
 
 
 class _KitHandler(logging.StreamHandler[TextIO]):
@@ -115,7 +117,8 @@ def configure_logging(
         adopted = logging.getLogger(name)
         adopted.handlers.clear()
         adopted.propagate = True
-        adopted.setLevel(logging.NOTSET)
+        quiet = name in QUIET_LOGGERS and numeric_level < logging.WARNING
+        adopted.setLevel(logging.WARNING if quiet else logging.NOTSET)
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

@@ -12,7 +12,7 @@ from paykit.auth.jwt import Verifier
 from paykit.db import create_pool
 from paykit.logging import configure_logging
 from paykit.problems import Problem
-from paykit.web import create_flask_app, current_correlation_id, json_body
+from paykit.web import create_flask_app, current_correlation_id, json_body, problem_response
 from payment_service import settings as settings_module
 from payment_service.adapters.repository import PostgresUnitOfWork
 from payment_service.domain.errors import (
@@ -208,7 +208,7 @@ def payments_blueprint(
     @api.errorhandler(DomainError)
     def domain_error(error: DomainError) -> Response:
         status = DOMAIN_STATUS.get(type(error), 422)
-        raise Problem(status, error.code, detail=str(error)) from error
+        return problem_response(Problem(status, error.code, detail=str(error)))
 
     return api
 

@@ -48,6 +48,7 @@ BENCH_CLUSTER = {
     "PAY_KAFKA_CONTROLLER_PORT": "39093",
     "PAY_PG_PORT": "35432",
     "PAY_REDIS_PORT": "36379",
+    "PAY_HTTP_PORT_BASE": "38000",
 }
 ENQUEUE_TRANSACTION_ROWS = 500
 DEADLINE_SECONDS = 120.0
@@ -98,7 +99,8 @@ def bench_cluster() -> Iterator[BenchEnv]:
     try:
         localcluster(environ, "up", "--no-services")
         env_file = load_config(environ).env_file
-        yield bench_env(dict(line.split("=", 1) for line in env_file.read_text().splitlines()))
+        lines = env_file.read_text().splitlines()
+        yield bench_env(dict(line.split("=", 1) for line in lines if "=" in line))
     finally:
         localcluster(environ, "down")
 
@@ -304,10 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.start_cluster:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill also stops the cluster
         with bench_cluster() as env:
-            figures = run(env, args.events, args.batch_size)
+            print_table(run(env, args.events, args.batch_size))
     else:
-        figures = run(bench_env(os.environ), args.events, args.batch_size)
-    print_table(figures)
+        print_table(run(bench_env(os.environ), args.events, args.batch_size))
     return 0
 
 

@@ -14,6 +14,8 @@ import pytest
 import redis
 
 from localcluster.config import PORT_VARIABLES, PROJECT_ROOT
+from localcluster.processes import wait_for
+from localcluster.services import procfile_entries
 from localcluster.testing import ClusterEnv
 
 pytestmark = pytest.mark.integration
@@ -56,6 +58,13 @@ def _pids(state_dir: Path) -> dict[str, int]:
     }
 
 
+def _wait_for_service_pids(state_dir: Path) -> dict[str, int]:
+    """Every pid file of the cluster once each Procfile process has one."""
+    wanted = {f"svc-{name}" for name in procfile_entries()}
+    assert wait_for(lambda: wanted <= {p.stem for p in (state_dir / "run").glob("*.pid")}, 30)
+    return {p.stem: int(p.read_text().split()[0]) for p in (state_dir / "run").glob("*.pid")}
+
+
 def _make(target: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["make", "-s", "-C", str(PROJECT_ROOT), target],
@@ -96,9 +105,10 @@ def test_up_twice_is_harmless_and_down_stops_every_process(
     # the throwaway test cluster kept running beside the probe
     assert redis.Redis.from_url(cluster.redis_url).ping() is True
 
+    every_pid = _wait_for_service_pids(state_dir)
     down = _make("down", env)
     assert down.returncode == 0, down.stderr
-    assert not any(map(_alive, pids.values()))
+    assert not any(map(_alive, every_pid.values())), every_pid
 
     restarted = _make("up", env)
     assert restarted.returncode == 0, restarted.stderr

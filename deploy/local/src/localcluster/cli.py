@@ -93,6 +93,8 @@ def down(config: ClusterConfig) -> None:
         print(f"cluster {config.name!r} has never run here")
         return
     ServiceGroup(config).stop()
+    for leftover in sorted(config.run_dir.glob("svc-*.pid")):  # if the supervisor was killed
+        ManagedProcess(leftover.stem, config.run_dir).stop(timeout=10)
     stopped = [
         name
         for name, ok in (

@@ -216,3 +216,27 @@ def test_the_poll_loop_touches_its_liveness_file_and_counts_in_metrics(
         for p in range(topic.partitions)
     ]
     assert lags == [0.0, 0.0, 0.0]
+
+
+def test_the_dlq_command_lists_shows_and_replays(
+    cluster: ClusterEnv, topic: Topic, make_consumer, publish, unique: str, capsys
+) -> None:
+    from paykit.dlq import main
+
+    group = topic.consumers[0].name
+    dlq = topic.dlq_topic(group)
+    publish(topic.name, raw=b"{not json", key=f"PAY_{unique}")
+    with running(make_consumer(topic)):
+        assert wait_until(lambda: len(list_dead_letters(cluster.bootstrap_servers, dlq)) == 1)
+    servers = ["--bootstrap-servers", cluster.bootstrap_servers]
+    assert main([*servers, "list", dlq]) == 0
+    listing = capsys.readouterr().out
+    assert "invalid  attempts=1  InvalidEvent" in listing and f"1 message(s) in {dlq}" in listing
+    [letter] = list_dead_letters(cluster.bootstrap_servers, dlq)
+    assert main([*servers, "show", dlq, "--at", f"{letter.partition}:{letter.offset}"]) == 0
+    shown = capsys.readouterr().out
+    assert '"value": "{not json"' in shown and f'"topic": "{topic.name}"' in shown
+    assert main([*servers, "replay", dlq, "--at", "x"]) == 2
+    assert main([*servers, "replay", dlq]) == 0
+    assert "replayed 1 message(s)" in capsys.readouterr().out
+    assert len(read_topic(cluster.bootstrap_servers, topic.name)) == 2

@@ -105,9 +105,13 @@ class Payment:
 
     def complete_refund(self, amount: int) -> None:
         """The PSP returned ``amount``: it moves from pending to refunded."""
+        refunded = self.refunded_amount + amount
+        target = S.REFUNDED if refunded == self.amount else S.PARTIALLY_REFUNDED
+        if target not in PAYMENT_TRANSITIONS[self.status]:
+            raise IllegalTransition("payment", self.status, target)
         self._release(amount)
-        self.refunded_amount += amount
-        self._move(S.REFUNDED if self.refunded_amount == self.amount else S.PARTIALLY_REFUNDED)
+        self.refunded_amount = refunded
+        self._move(target)
 
     def release_refund(self, amount: int) -> None:
         """The PSP refused a refund: the reserved amount is refundable again."""

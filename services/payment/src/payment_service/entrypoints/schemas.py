@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from payevents.fieldtypes import FullMatch
 from payment_service.domain.payment import PaymentStatus
 
 PAYMENT_METHOD = r"pm_[a-z0-9_]{1,60}"
@@ -26,7 +27,7 @@ class CreatePaymentSchema(Schema):
 
     amount = StrictInt(required=True, strict=True)
     currency = fields.String(required=True)
-    payment_method = fields.String(required=True, validate=validate.Regexp(PAYMENT_METHOD))
+    payment_method = fields.String(required=True, validate=FullMatch(PAYMENT_METHOD))
     description = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=255)
     )

@@ -259,15 +259,32 @@ def apply_refund_status(
 def recheck_unsettled(
     uow: UnitOfWork, psp: PaymentProvider, *, older_than_seconds: float, limit: int = 50
 ) -> int:
-    """The janitor: ask the PSP about payments stuck in created or processing."""
+    """The janitor: ask the PSP about payments stuck in created or processing.
+
+    One payment the PSP cannot answer for is logged and left for the next pass; it never
+    blocks the others.
+    """
     rechecked = 0
     for payment in uow.payments.unsettled(PaymentStatus.CREATED, older_than_seconds, limit):
         charge_payment(payment.id, uow, psp)
         rechecked += 1
     for payment in uow.payments.unsettled(PaymentStatus.PROCESSING, older_than_seconds, limit):
-        result = (
-            psp.get_charge(payment.psp_reference) if payment.psp_reference else psp.charge(payment)
-        )
+        try:
+            result = (
+                psp.get_charge(payment.psp_reference)
+                if payment.psp_reference
+                else psp.charge(payment)
+            )
+        except ProviderRejected as rejected:
+            if payment.psp_reference:
+                log.error(
+                    "janitor_charge_unknown_at_psp",
+                    payment_id=payment.id,
+                    psp_reference=payment.psp_reference,
+                    code=rejected.code,
+                )
+                continue
+            result = ChargeResult(charge_id="", status="failed", failure_code=rejected.code)
         _apply_charge_status(
             payment,
             result.status,

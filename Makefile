@@ -43,7 +43,7 @@ test: deps
 lint: deps
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy --strict libs/events/src libs/kit/src deploy/local/src
+	$(RUN) mypy --strict libs/events/src libs/kit/src deploy/local/src services/*/src
 
 format: deps
 	$(RUN) ruff format .

@@ -1,0 +1,1 @@
+"""PostgreSQL, the outbox and Redis behind the service layer's ports."""

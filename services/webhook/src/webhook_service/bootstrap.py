@@ -1,0 +1,100 @@
+"""Builds the webhook service's parts from settings: the one place where things are wired.
+
+Tests call ``bootstrap`` with fakes for any part (a unit of work, a replay cache, admin access)
+and get the same wiring otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Final
+
+import redis
+from psycopg_pool import ConnectionPool
+
+from paykit.db import create_pool
+from paykit.web import ReadinessCheck
+from webhook_service.adapters.postgres_unit_of_work import PostgresUnitOfWork
+from webhook_service.adapters.replay_cache import NoReplayCache, RedisReplayCache
+from webhook_service.domain.signatures import SignaturePolicy
+from webhook_service.entrypoints.admin_auth import AdminAccess, load_admin_access
+from webhook_service.service_layer.handlers import Clock, IntakeRules, utc_now
+from webhook_service.service_layer.ports import ReplayCache, UnitOfWork
+from webhook_service.settings import WebhookSettings
+
+SERVICE_NAME: Final = "webhook"
+# A replay-cache lookup is a shortcut; waiting longer than this for it defeats its purpose.
+_REDIS_TIMEOUT_SECONDS: Final = 0.1
+_READINESS_TIMEOUT_SECONDS: Final = 2.0
+
+
+@dataclass
+class WebhookService:
+    rules: IntakeRules
+    replay_cache: ReplayCache
+    admin: AdminAccess
+    unit_of_work: Callable[[], UnitOfWork]
+    clock: Clock = utc_now
+    readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        while self.closers:
+            self.closers.pop()()
+
+
+def bootstrap(
+    settings: WebhookSettings,
+    *,
+    unit_of_work: Callable[[], UnitOfWork] | None = None,
+    replay_cache: ReplayCache | None = None,
+    admin: AdminAccess | None = None,
+    clock: Clock = utc_now,
+) -> WebhookService:
+    rules = IntakeRules(
+        signatures=SignaturePolicy(settings.psp_webhook_secrets, settings.tolerance_seconds),
+        max_body_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth,
+    )
+    admin = admin or load_admin_access(
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        jwks_path=settings.auth_jwks_path,
+        scope=settings.admin_scope,
+    )
+    closers: list[Callable[[], None]] = []
+    checks: dict[str, ReadinessCheck] = {}
+    if unit_of_work is None:
+        pool = create_pool(
+            settings.database_url.reveal(), max_size=settings.db_pool_size, name=SERVICE_NAME
+        )
+        closers.append(pool.close)
+        checks["database"] = _database_check(pool)
+        unit_of_work = partial(PostgresUnitOfWork, pool)
+    if replay_cache is None and settings.redis_url is not None:
+        client = redis.Redis.from_url(
+            settings.redis_url.reveal(),
+            socket_timeout=_REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=_REDIS_TIMEOUT_SECONDS,
+        )
+        closers.append(client.close)
+        replay_cache = RedisReplayCache(client, ttl_seconds=settings.replay_cache_ttl_seconds)
+    return WebhookService(
+        rules=rules,
+        replay_cache=NoReplayCache() if replay_cache is None else replay_cache,
+        admin=admin,
+        unit_of_work=unit_of_work,
+        clock=clock,
+        readiness_checks=checks,
+        closers=closers,
+    )
+
+
+def _database_check(pool: ConnectionPool) -> ReadinessCheck:
+    def check() -> None:
+        with pool.connection(timeout=_READINESS_TIMEOUT_SECONDS) as conn:
+            conn.execute("SELECT 1")
+
+    return check

@@ -1,0 +1,164 @@
+"""The delivery log: every inbound webhook as received, with the verdict we reached.
+
+A delivery is ``accepted`` (first time we see its event id; it produced an event), ``duplicate``
+(authentic, but its event id was already accepted; it changed nothing) or ``rejected`` (refused,
+with a reason). Rejections are kept too: a burst of them is how a broken secret rotation or an
+attack shows up.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+from paykit.logging import REDACTED, is_secret_key
+from webhook_service.domain.errors import WebhookRejected
+from webhook_service.domain.notifications import PspNotification
+
+
+class Verdict(enum.StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+# Request plumbing that says nothing about the delivery; everything else is kept.
+_UNINTERESTING_HEADERS: Final = frozenset({"connection", "keep-alive", "transfer-encoding"})
+
+
+def new_delivery_id() -> str:
+    return f"dlv_{uuid.uuid4().hex}"
+
+
+def recordable_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers worth keeping, lower-cased, credentials redacted.
+
+    The signature header is kept as sent: it is a MAC of this body, not a secret, and it is what
+    an investigation of a refused delivery needs. ``Authorization``, cookies, API keys and the
+    like are redacted by the kit's rule for secret-looking names.
+    """
+    kept: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        if key in _UNINTERESTING_HEADERS:
+            continue
+        shown = REDACTED if is_secret_key(key) else value
+        kept[key] = f"{kept[key]}, {shown}" if key in kept else shown
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class EmittedEvent:
+    """The normalised event an accepted delivery produced, encoded as it went to the outbox."""
+
+    id: str
+    type: str
+    value: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: str
+    received_at: datetime
+    verdict: Verdict
+    request_id: str
+    headers: Mapping[str, str]
+    body: bytes | None = field(repr=False)
+    body_size: int | None
+    reason: str | None = None
+    reason_detail: str | None = None
+    signed_at: datetime | None = None
+    notification: PspNotification | None = None
+    event: EmittedEvent | None = None
+    seq: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.verdict is Verdict.REJECTED) != (self.reason is not None):
+            raise ValueError("a delivery has a reason exactly when it is rejected")
+        if (self.verdict is Verdict.ACCEPTED) != (self.event is not None):
+            raise ValueError("a delivery carries an event exactly when it is accepted")
+        if self.verdict is not Verdict.REJECTED and (
+            self.notification is None or self.signed_at is None or self.body is None
+        ):
+            raise ValueError("an authentic delivery needs its body, notification and signing time")
+
+    @property
+    def psp_event_id(self) -> str | None:
+        return None if self.notification is None else self.notification.psp_event_id
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """What is known of a delivery before any verdict: when and how it came in."""
+
+    delivery_id: str
+    received_at: datetime
+    request_id: str
+    headers: Mapping[str, str]
+    body: bytes | None
+    body_size: int | None
+
+    def accepted(
+        self, signed_at: datetime, notification: PspNotification, event: EmittedEvent
+    ) -> Delivery:
+        return self._delivery(
+            Verdict.ACCEPTED, signed_at=signed_at, notification=notification, event=event
+        )
+
+    def duplicate(self, signed_at: datetime, notification: PspNotification) -> Delivery:
+        return self._delivery(Verdict.DUPLICATE, signed_at=signed_at, notification=notification)
+
+    def rejected(self, rejection: WebhookRejected, signed_at: datetime | None) -> Delivery:
+        return self._delivery(
+            Verdict.REJECTED,
+            reason=rejection.code,
+            reason_detail=rejection.log_detail,
+            signed_at=signed_at,
+        )
+
+    def _delivery(
+        self,
+        verdict: Verdict,
+        *,
+        reason: str | None = None,
+        reason_detail: str | None = None,
+        signed_at: datetime | None = None,
+        notification: PspNotification | None = None,
+        event: EmittedEvent | None = None,
+    ) -> Delivery:
+        return Delivery(
+            id=self.delivery_id,
+            received_at=self.received_at,
+            verdict=verdict,
+            request_id=self.request_id,
+            headers=self.headers,
+            body=self.body,
+            body_size=self.body_size,
+            reason=reason,
+            reason_detail=reason_detail,
+            signed_at=signed_at,
+            notification=notification,
+            event=event,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFilters:
+    """What an operator can narrow the delivery log by; ``None`` means any."""
+
+    verdict: Verdict | None = None
+    reason: str | None = None
+    psp_event_id: str | None = None
+    payment_id: str | None = None
+    received_from: datetime | None = None
+    received_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPage:
+    deliveries: list[Delivery]
+    next_cursor: str | None

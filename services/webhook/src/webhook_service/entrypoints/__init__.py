@@ -1,0 +1,1 @@
+"""Processes and HTTP surfaces: the Flask app (webhook intake, admin API) and the outbox relay."""

@@ -1,0 +1,85 @@
+"""``POST /webhooks/psp``: the PSP's signed status reports.
+
+Authenticated by signature, not by token. Every delivery is answered from the database alone
+(nothing is published to Kafka here), so the PSP gets its 2xx in milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from paykit.auth.webhook_signature import SIGNATURE_HEADER
+from paykit.problems import Problem
+from paykit.web import current_correlation_id, current_request_id, problem_response
+from webhook_service.domain.errors import WebhookRejected
+from webhook_service.entrypoints.app_context import current_service
+from webhook_service.service_layer.commands import ReceiveWebhook
+from webhook_service.service_layer.handlers import receive_webhook
+
+# Authentication failures are 401; a body we cannot read is 400; one we can read but will not
+# act on is 422. The PSP retries all of them, which is what we want for a transient
+# misconfiguration (say a secret rotated on one side only).
+_STATUS_BY_CODE: Final = {
+    "invalid_signature": 401,
+    "payload_too_large": 413,
+    "malformed_json": 400,
+    "json_too_deep": 400,
+}
+
+blueprint = Blueprint("psp_webhooks", __name__)
+
+
+@blueprint.post("/webhooks/psp")
+def receive_psp_webhook() -> Response:
+    service = current_service()
+    raw_body, too_large = _read_body(service.rules.max_body_bytes)
+    command = ReceiveWebhook(
+        raw_body=raw_body,
+        signature_header=request.headers.get(SIGNATURE_HEADER),
+        headers=list(request.headers.items()),
+        request_id=current_request_id(),
+        correlation_id=current_correlation_id(),
+        body_too_large=too_large,
+        declared_size=request.content_length,
+    )
+    receipt = receive_webhook(
+        command,
+        uow=service.unit_of_work(),
+        rules=service.rules,
+        replay_cache=service.replay_cache,
+        clock=service.clock,
+    )
+    return jsonify(
+        status=receipt.verdict.value,
+        delivery_id=receipt.delivery_id,
+        psp_event_id=receipt.psp_event_id,
+    )
+
+
+@blueprint.errorhandler(WebhookRejected)
+def _refused(rejection: WebhookRejected) -> Response:
+    extra: dict[str, object] = {"delivery_id": rejection.delivery_id}
+    if rejection.reason is not None:
+        extra["reason"] = rejection.reason
+    if rejection.errors:
+        extra["errors"] = rejection.errors
+    status = _STATUS_BY_CODE.get(rejection.code, 422)
+    return problem_response(Problem(status, rejection.code, detail=rejection.detail, extra=extra))
+
+
+def _read_body(limit: int) -> tuple[bytes, bool]:
+    """The raw body, unless it is over ``limit``: then nothing of it is kept.
+
+    A chunked body has no length up front; the app lets the server read one byte past the
+    limit (see ``create_app``), so a body that fills that byte is known to be too large.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        return b"", True
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        return b"", True
+    return (b"", True) if len(raw) > limit else (raw, False)

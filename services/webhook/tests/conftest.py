@@ -1,0 +1,188 @@
+"""Fixtures for the webhook service's tests: settings, an app on the test cluster, a PSP stand-in.
+
+Test modules cannot import each other here (no packages, importlib mode), so shared helpers are
+handed out by fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from psycopg.rows import dict_row
+from werkzeug.test import TestResponse
+
+from localcluster.testing import ClusterEnv
+from paykit.auth.jwks import jwks_document
+from paykit.auth.jwt import SigningKey, generate_signing_key, public_keys
+from paykit.auth.webhook_signature import SIGNATURE_HEADER, sign
+from paykit.settings import Secret
+from webhook_service.entrypoints.app import create_app
+from webhook_service.entrypoints.app_context import service_of
+from webhook_service.settings import WebhookSettings
+
+CURRENT_SECRET = "whsec_test_current"
+NEXT_SECRET = "whsec_test_next"
+RETIRED_SECRET = "whsec_test_retired"
+ADMIN_ISSUER = "payments-gateway-test"
+ADMIN_AUDIENCE = "payments-internal-test"
+ADMIN_SCOPE = "webhooks:admin"
+
+
+@pytest.fixture(scope="session")
+def admin_signing_key() -> SigningKey:
+    return generate_signing_key("webhook-test-1")
+
+
+@pytest.fixture(scope="session")
+def jwks_path(tmp_path_factory: pytest.TempPathFactory, admin_signing_key: SigningKey) -> Path:
+    path = tmp_path_factory.mktemp("auth") / "jwks.json"
+    path.write_text(json.dumps(jwks_document(public_keys([admin_signing_key]))))
+    return path
+
+
+@pytest.fixture
+def issue_token(admin_signing_key: SigningKey) -> Callable[..., str]:
+    def issue(*, scopes: tuple[str, ...] = (ADMIN_SCOPE,), subject: str = "ops-alice") -> str:
+        return admin_signing_key.issue(
+            issuer=ADMIN_ISSUER,
+            audience=ADMIN_AUDIENCE,
+            subject=subject,
+            ttl=timedelta(minutes=5),
+            scopes=scopes,
+        )
+
+    return issue
+
+
+@pytest.fixture
+def settings(cluster: ClusterEnv, jwks_path: Path) -> WebhookSettings:
+    """Real database and Redis of the test cluster; our own secrets, so rotation can be shown."""
+    return WebhookSettings(
+        database_url=Secret(cluster.database_urls["webhook"]),
+        psp_webhook_secrets=(Secret(CURRENT_SECRET), Secret(NEXT_SECRET)),
+        auth_issuer=ADMIN_ISSUER,
+        auth_audience=ADMIN_AUDIENCE,
+        auth_jwks_path=jwks_path,
+        redis_url=Secret(cluster.redis_url),
+        db_pool_size=25,
+    )
+
+
+@pytest.fixture
+def make_app(settings: WebhookSettings) -> Iterator[Callable[..., Flask]]:
+    """Apps on the test cluster, optionally with some settings changed; all closed afterwards."""
+    apps: list[Flask] = []
+
+    def make(**changes: Any) -> Flask:
+        app = create_app(replace(settings, **changes))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        service_of(app).close()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@dataclass
+class Psp:
+    """Signs and posts webhooks the way the PSP does."""
+
+    client: FlaskClient
+
+    def post(
+        self,
+        body: Mapping[str, Any] | bytes,
+        *,
+        secret: str = CURRENT_SECRET,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> TestResponse:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        signed_at = int(time.time()) if timestamp is None else timestamp
+        return self.client.post(
+            "/webhooks/psp",
+            data=raw,
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: signature or sign(raw, secret, signed_at),
+                **(headers or {}),
+            },
+        )
+
+
+@pytest.fixture
+def psp(app: Flask) -> Psp:
+    return Psp(app.test_client())
+
+
+@pytest.fixture
+def payment_body(unique: str) -> Callable[..., dict[str, Any]]:
+    """A PSP payment.status body for a payment of this test, with overrides."""
+
+    def body(**changes: Any) -> dict[str, Any]:
+        gateway = {
+            "amount": 3000,
+            "currency": "EUR",
+            "chargeId": f"ch_{unique}",
+            "failureCode": None,
+        }
+        gateway.update(changes.pop("gatewayData", {}))
+        return {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "type": "payment.status",
+            "paymentRef": f"PAY_{unique}",
+            "status": "SUCCESS",
+            "gatewayData": gateway,
+            **changes,
+        }
+
+    return body
+
+
+@dataclass
+class WebhookDatabase:
+    """Reads the service's tables directly, to show what a request did and did not store."""
+
+    url: str
+
+    def deliveries(self, payment_id: str | None = None, **where: Any) -> list[dict[str, Any]]:
+        conditions = dict(where)
+        if payment_id is not None:
+            conditions["payment_id"] = payment_id
+        clause = " AND ".join(f"{column} = %({column})s" for column in conditions) or "TRUE"
+        with psycopg.connect(self.url) as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(
+                f"SELECT * FROM webhook_deliveries WHERE {clause} ORDER BY seq", conditions
+            ).fetchall()
+
+    def delivery(self, delivery_id: str) -> dict[str, Any]:
+        (row,) = self.deliveries(id=delivery_id)
+        return row
+
+    def outbox(self, payment_id: str) -> list[dict[str, Any]]:
+        with psycopg.connect(self.url) as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(
+                "SELECT * FROM outbox WHERE key = %s ORDER BY id", (payment_id.encode(),)
+            ).fetchall()
+
+
+@pytest.fixture
+def webhook_db(cluster: ClusterEnv) -> WebhookDatabase:
+    return WebhookDatabase(cluster.database_urls["webhook"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -40,11 +41,15 @@ def merchant(unique: str) -> str:
 def payments(signing_key: SigningKey, merchant: str) -> Iterator[httpx.Client]:
     """The payment API as the merchant sees it (through the gateway, once it exists)."""
     token = signing_key.issue(
-        issuer=os.environ["AUTH_ISSUER"], audience=os.environ["AUTH_AUDIENCE"], subject=merchant,
-        ttl=timedelta(minutes=10), scopes=("payments:read", "payments:write"),
+        issuer=os.environ["AUTH_ISSUER"],
+        audience=os.environ["AUTH_AUDIENCE"],
+        subject=merchant,
+        ttl=timedelta(minutes=10),
+        scopes=("payments:read", "payments:write"),
     )
-    with httpx.Client(base_url=os.environ["PAYMENT_URL"], timeout=10,
-                      headers={"Authorization": f"Bearer {token}"}) as client:
+    with httpx.Client(
+        base_url=os.environ["PAYMENT_URL"], timeout=10, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
         _wait_ready(client)
         yield client
 
@@ -68,7 +73,7 @@ def _wait_ready(client: httpx.Client) -> None:
     pytest.fail(f"{client.base_url} never became ready")
 
 
-def eventually(probe: Callable[[], Any], timeout: float = E2E_TIMEOUT) -> Any:
+def _eventually(probe: Callable[[], Any], timeout: float = E2E_TIMEOUT) -> Any:
     """Polls ``probe`` until it returns something truthy; fails the test on timeout."""
     deadline = time.monotonic() + timeout
     while True:
@@ -81,6 +86,26 @@ def eventually(probe: Callable[[], Any], timeout: float = E2E_TIMEOUT) -> Any:
 
 
 @pytest.fixture
+def eventually() -> Callable[..., Any]:
+    return _eventually
+
+
+@pytest.fixture
+def create_payment(payments: httpx.Client) -> Callable[..., dict[str, Any]]:
+    def create(payment_method: str = "pm_card_visa", amount: int = 3000) -> dict[str, Any]:
+        response = payments.post(
+            "/payments",
+            json={"amount": amount, "currency": "EUR", "payment_method": payment_method},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    return create
+
+
+@pytest.fixture
 def wait_for_status(payments: httpx.Client) -> Callable[[str, str], dict[str, Any]]:
     def wait(payment_id: str, status: str) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
@@ -88,7 +113,7 @@ def wait_for_status(payments: httpx.Client) -> Callable[[str, str], dict[str, An
             return payment if payment["status"] == status else None
 
         reached.__name__ = f"{payment_id} to become {status}"
-        result: dict[str, Any] = eventually(reached)
+        result: dict[str, Any] = _eventually(reached)
         return result
 
     return wait
@@ -100,9 +125,10 @@ def events_about(cluster: ClusterEnv) -> Callable[[str, str], list[Envelope]]:
 
     def collect(topic: str, subject: str) -> list[Envelope]:
         return [
-            envelope for record in read_topic(cluster.bootstrap_servers, topic)
-            if record.key == subject.encode() and (envelope := decode(record.value)).subject
-            == subject
+            envelope
+            for record in read_topic(cluster.bootstrap_servers, topic)
+            if record.key == subject.encode()
+            and (envelope := decode(record.value)).subject == subject
         ]
 
     return collect

@@ -9,6 +9,16 @@ uv_cmd=(uv)
 command -v uv >/dev/null 2>&1 || uv_cmd=(python3 -m uv)
 run=("${uv_cmd[@]}" run --frozen --quiet)
 
+# The throwaway cluster's services run with short delays, so journeys that wait on a retry
+# tier, the janitor or a slow PSP answer finish in seconds. The services inherit these.
+export PAYMENT_CHARGE_RETRY_DELAYS="${PAYMENT_CHARGE_RETRY_DELAYS:-1,2,4}"
+export PAYMENT_PSP_TIMEOUT_SECONDS="${PAYMENT_PSP_TIMEOUT_SECONDS:-2}"
+export PAYMENT_STUCK_AFTER_SECONDS="${PAYMENT_STUCK_AFTER_SECONDS:-3}"
+export PAYMENT_JANITOR_INTERVAL_SECONDS="${PAYMENT_JANITOR_INTERVAL_SECONDS:-1}"
+export PSP_TIMEOUT_DELAY_SECONDS="${PSP_TIMEOUT_DELAY_SECONDS:-5}"
+export PSP_SLOW_WEBHOOK_DELAY_SECONDS="${PSP_SLOW_WEBHOOK_DELAY_SECONDS:-1}"
+export PSP_WEBHOOK_RETRY_BASE_SECONDS="${PSP_WEBHOOK_RETRY_BASE_SECONDS:-0.2}"
+
 state_root="${PAY_STATE_DIR:-$PWD/.local}"
 "${run[@]}" localcluster down >/dev/null 2>&1
 rm -rf "${state_root:?}/${PAY_CLUSTER}"

@@ -1,0 +1,1 @@
+"""The provider's state in Redis and its webhooks over HTTP."""

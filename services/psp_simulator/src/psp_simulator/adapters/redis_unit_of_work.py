@@ -1,0 +1,136 @@
+"""Charges, refunds, idempotency records and new deliveries in Redis, changed atomically.
+
+A transaction WATCHes every key it reads and applies its writes in one MULTI/EXEC, which Redis
+refuses if a watched key changed. That is how 50 identical requests make one charge and two
+refunds never both spend the same refundable amount, with the rules left in Python.
+"""
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import redis
+from redis.client import Pipeline
+
+from psp_simulator.adapters.redis_deliveries import stage_delivery
+from psp_simulator.adapters.redis_keys import KeySpace
+from psp_simulator.adapters.redis_records import (
+    charge_fields,
+    charge_from,
+    hash_mapping,
+    optional_text,
+    refund_fields,
+    refund_from,
+    text,
+    text_fields,
+)
+from psp_simulator.domain.charges import Charge, Refund
+from psp_simulator.domain.idempotency import IdempotencyRecord
+from psp_simulator.domain.webhooks import Webhook
+from psp_simulator.service_layer.ports import IdempotencyScope
+
+
+class RedisTransaction:
+    def __init__(self, pipe: Pipeline, keys: KeySpace, ttl_seconds: int) -> None:
+        self._pipe = pipe
+        self._keys = keys
+        self._ttl = ttl_seconds
+        self._writing = False
+
+    def idempotency_record(self, scope: IdempotencyScope, key: str) -> IdempotencyRecord | None:
+        raw = optional_text(self._pipe.get(self._watched(self._keys.idempotency(scope, key))))
+        if raw is None:
+            return None
+        stored = json.loads(raw)
+        return IdempotencyRecord(str(stored["fingerprint"]), str(stored["resource_id"]))
+
+    def charge(self, charge_id: str) -> Charge | None:
+        fields = text_fields(self._pipe.hgetall(self._watched(self._keys.charge(charge_id))))
+        return charge_from(fields) if fields else None
+
+    def refund(self, refund_id: str) -> Refund | None:
+        fields = text_fields(self._pipe.hgetall(self._watched(self._keys.refund(refund_id))))
+        return refund_from(fields) if fields else None
+
+    def remember(self, scope: IdempotencyScope, key: str, record: IdempotencyRecord) -> None:
+        value = json.dumps({"fingerprint": record.fingerprint, "resource_id": record.resource_id})
+        self._writes().set(self._keys.idempotency(scope, key), value, ex=self._ttl)
+
+    def add_charge(self, charge: Charge) -> None:
+        pipe = self._writes()
+        key = self._keys.charge(charge.id)
+        pipe.hset(key, mapping=hash_mapping(charge_fields(charge)))
+        pipe.expire(key, self._ttl)
+        index = self._keys.charges_by_reference(charge.reference)
+        pipe.sadd(index, charge.id)
+        pipe.expire(index, self._ttl)
+
+    def add_refund(self, charge: Charge, refund: Refund) -> None:
+        pipe = self._writes()
+        key = self._keys.refund(refund.id)
+        pipe.hset(key, mapping=hash_mapping(refund_fields(refund)))
+        pipe.expire(key, self._ttl)
+        pipe.hset(self._keys.charge(charge.id), "refunded_amount", str(charge.refunded_amount))
+
+    def schedule(self, webhook: Webhook) -> None:
+        stage_delivery(self._writes(), self._keys, webhook, self._ttl)
+
+    def commit(self) -> bool:
+        if not self._writing:
+            return True
+        try:
+            self._pipe.execute()
+        except redis.WatchError:
+            return False
+        return True
+
+    def reads_still_hold(self) -> bool:
+        if self._writing:
+            raise RuntimeError("only a transaction that wrote nothing can check its reads alone")
+        # An empty MULTI/EXEC: Redis aborts it exactly when a watched key has changed.
+        self._writing = True
+        self._pipe.multi()
+        return self.commit()
+
+    def _watched(self, key: str) -> str:
+        if self._writing:
+            raise RuntimeError("a transaction reads everything before its first write")
+        self._pipe.watch(key)  # type: ignore[no-untyped-call]  # untyped in redis-py
+        return key
+
+    def _writes(self) -> Pipeline:
+        if not self._writing:
+            self._pipe.multi()
+            self._writing = True
+        return self._pipe
+
+
+class RedisUnitOfWork:
+    def __init__(self, client: redis.Redis, keys: KeySpace, ttl_seconds: int) -> None:
+        if ttl_seconds < 1:
+            raise ValueError("records must be kept for at least a second")
+        self._client = client
+        self._keys = keys
+        self._ttl = ttl_seconds
+
+    @contextmanager
+    def transaction(self) -> Iterator[RedisTransaction]:
+        with self._client.pipeline(transaction=True) as pipe:
+            yield RedisTransaction(pipe, self._keys, self._ttl)
+
+    def charge(self, charge_id: str) -> Charge | None:
+        fields = text_fields(self._client.hgetall(self._keys.charge(charge_id)))
+        return charge_from(fields) if fields else None
+
+    def refund(self, refund_id: str) -> Refund | None:
+        fields = text_fields(self._client.hgetall(self._keys.refund(refund_id)))
+        return refund_from(fields) if fields else None
+
+    def charges_with_reference(self, reference: str) -> Sequence[Charge]:
+        members = self._client.smembers(self._keys.charges_by_reference(reference))
+        ids = sorted(text(member) for member in members)
+        with self._client.pipeline(transaction=False) as pipe:
+            for charge_id in ids:
+                pipe.hgetall(self._keys.charge(charge_id))
+            rows = pipe.execute()
+        return [charge_from(text_fields(row)) for row in rows if row]

@@ -1,0 +1,46 @@
+"""Faults injected on purpose, so the platform can be tested against a provider having a bad day.
+
+Faults act before a request does anything: a call refused with 500/503 created nothing.
+"""
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final
+
+MAX_LATENCY_MS: Final = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    latency_ms: int = 0
+    error_rate: float = 0.0
+    down: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.latency_ms <= MAX_LATENCY_MS:
+            raise ValueError(f"latency_ms must lie between 0 and {MAX_LATENCY_MS}")
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise ValueError("error_rate is a fraction between 0 and 1")
+
+    @property
+    def latency_seconds(self) -> float:
+        return self.latency_ms / 1000
+
+
+NO_FAULTS: Final = Faults()
+
+
+class Verdict(Enum):
+    SERVE = "serve"
+    UNAVAILABLE = "unavailable"  # 503
+    INTERNAL_ERROR = "internal_error"  # 500
+
+
+def verdict(faults: Faults, *, error_roll: float, kind_roll: float) -> Verdict:
+    """What happens to one call. Rolls are random numbers in [0, 1): the first decides whether
+    an injected error hits, the second which of 500 or 503 it is."""
+    if faults.down:
+        return Verdict.UNAVAILABLE
+    if error_roll < faults.error_rate:
+        return Verdict.INTERNAL_ERROR if kind_roll < 0.5 else Verdict.UNAVAILABLE
+    return Verdict.SERVE

@@ -1,0 +1,147 @@
+"""Injected faults, set at run time through the admin API and shared by every worker."""
+
+import time
+
+import pytest
+from flask.testing import FlaskClient
+
+from psp_simulator.domain.faults import Faults
+from psp_simulator.testing import AppFactory, charge_body
+
+pytestmark = pytest.mark.integration
+
+
+def put_faults(client: FlaskClient, **faults: object) -> None:
+    response = client.put("/_admin/faults", json=faults)
+    assert response.status_code == 200, response.json
+
+
+def test_no_faults_by_default(client: FlaskClient) -> None:
+    assert client.get("/_admin/faults").json == {
+        "latency_ms": 0,
+        "error_rate": 0.0,
+        "down": False,
+        "source": "default",
+    }
+
+
+def test_down_answers_every_api_call_with_503(client: FlaskClient, unique: str) -> None:
+    put_faults(client, down=True)
+    charge = client.post(
+        "/charges", json=charge_body(f"PAY_{unique}"), headers={"Idempotency-Key": unique}
+    )
+    lookup = client.get("/charges/ch_000000000000000000000000")
+    refund = client.post("/refunds", json={}, headers={"Idempotency-Key": unique})
+    for response in (charge, lookup, refund):
+        assert response.status_code == 503
+        assert response.mimetype == "application/problem+json"
+        assert response.json is not None and response.json["code"] == "psp_unavailable"
+        assert response.headers["Retry-After"] == "1"
+    assert client.get(f"/charges?reference=PAY_{unique}").status_code == 503
+
+
+def test_a_refused_call_created_nothing(client: FlaskClient, unique: str) -> None:
+    put_faults(client, down=True)
+    body, headers = charge_body(f"PAY_{unique}"), {"Idempotency-Key": unique}
+    assert client.post("/charges", json=body, headers=headers).status_code == 503
+    assert client.get(f"/_admin/charges?reference=PAY_{unique}").json == {"data": []}
+    client.delete("/_admin/faults")
+    assert client.post("/charges", json=body, headers=headers).status_code == 201
+    listed = client.get(f"/_admin/charges?reference=PAY_{unique}").json
+    assert listed is not None and len(listed["data"]) == 1
+    assert client.get("/_admin/charges").status_code == 400
+
+
+def test_faults_never_touch_admin_and_probes(client: FlaskClient) -> None:
+    put_faults(client, down=True, latency_ms=1000)
+    started = time.monotonic()
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/_admin/faults").status_code == 200
+    assert client.get("/_admin/deliveries?reference=PAY_x").status_code == 200
+    assert client.get("/_admin/charges?reference=PAY_x").json == {"data": []}
+    assert time.monotonic() - started < 0.5
+
+
+def test_latency_is_added_to_api_calls(client: FlaskClient) -> None:
+    put_faults(client, latency_ms=300)
+    started = time.monotonic()
+    response = client.get("/charges/ch_000000000000000000000000")
+    assert time.monotonic() - started >= 0.3
+    assert response.status_code == 404
+
+
+def test_full_error_rate_fails_every_call_with_500_or_503(client: FlaskClient) -> None:
+    put_faults(client, error_rate=1.0)
+    statuses = {client.get("/charges/ch_000000000000000000000000").status_code for _ in range(40)}
+    assert statuses <= {500, 503}
+    assert statuses == {500, 503}  # both kinds appear in 40 calls (odds of not: 2 in 10^12)
+
+
+def test_partial_error_rate_fails_some_calls(client: FlaskClient) -> None:
+    put_faults(client, error_rate=0.5)
+    statuses = [client.get("/charges/ch_000000000000000000000000").status_code for _ in range(60)]
+    assert 0 < statuses.count(404) < 60
+
+
+def test_delete_clears_the_faults(client: FlaskClient, unique: str) -> None:
+    put_faults(client, down=True, latency_ms=50, error_rate=0.5)
+    cleared = client.delete("/_admin/faults")
+    assert cleared.status_code == 200
+    assert cleared.json is not None and cleared.json["source"] == "default"
+    assert not cleared.json["down"]
+    response = client.post(
+        "/charges", json=charge_body(f"PAY_{unique}"), headers={"Idempotency-Key": unique}
+    )
+    assert response.status_code == 201
+
+
+def test_put_replaces_all_faults_and_get_shows_them(client: FlaskClient) -> None:
+    put_faults(client, down=True, latency_ms=10)
+    put_faults(client, error_rate=0.25)
+    assert client.get("/_admin/faults").json == {
+        "latency_ms": 0,
+        "error_rate": 0.25,
+        "down": False,
+        "source": "runtime",
+    }
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"latency_ms": -1},
+        {"latency_ms": 1.5},
+        {"error_rate": 1.5},
+        {"error_rate": True},
+        {"down": 1},
+        {"down": "true"},
+        {"slow": True},
+    ],
+)
+def test_invalid_faults_are_refused(client: FlaskClient, faults: dict[str, object]) -> None:
+    response = client.put("/_admin/faults", json=faults)
+    assert response.status_code == 400
+    assert response.json is not None and response.json["code"] == "invalid_request"
+
+
+def test_faults_set_through_one_worker_apply_in_every_other(make_app: AppFactory) -> None:
+    first, second = make_app().test_client(), make_app().test_client()
+    put_faults(first, down=True)
+    assert second.get("/charges/ch_000000000000000000000000").status_code == 503
+    second.delete("/_admin/faults")
+    assert first.get("/charges/ch_000000000000000000000000").status_code == 404
+
+
+def test_faults_default_from_settings_until_changed(make_app: AppFactory) -> None:
+    client = make_app(default_faults=Faults(down=True)).test_client()
+    assert client.get("/charges/ch_000000000000000000000000").status_code == 503
+    put_faults(client)
+    assert client.get("/charges/ch_000000000000000000000000").status_code == 404
+    client.delete("/_admin/faults")
+    assert client.get("/_admin/faults").json == {
+        "latency_ms": 0,
+        "error_rate": 0.0,
+        "down": True,
+        "source": "default",
+    }

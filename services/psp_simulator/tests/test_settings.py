@@ -1,0 +1,119 @@
+"""Settings come from the environment, with every bad variable reported at once. No I/O."""
+
+import pytest
+
+from paykit.settings import ConfigError, Secret
+from psp_simulator.domain.faults import Faults
+from psp_simulator.settings import load_sender_settings, load_simulator_settings
+
+REDIS = {"REDIS_URL": "redis://:hunter2@127.0.0.1:6379/0"}
+SENDER = {
+    **REDIS,
+    "PSP_WEBHOOK_URL": "http://127.0.0.1:8002/webhooks/psp",
+    "PSP_WEBHOOK_SECRETS": "whsec_new,whsec_old",
+}
+
+
+def test_simulator_defaults() -> None:
+    settings = load_simulator_settings(REDIS)
+    assert settings.key_prefix == "psp"
+    assert settings.timings.outcome_delay == 0.2
+    assert settings.timings.response_delay == 30.0
+    assert settings.default_faults == Faults()
+    assert settings.log.json
+
+
+def test_simulator_reads_delays_prefix_and_default_faults() -> None:
+    settings = load_simulator_settings(
+        {
+            **REDIS,
+            "PSP_KEY_PREFIX": "psp-e2e",
+            "PSP_OUTCOME_DELAY_SECONDS": "0.05",
+            "PSP_TIMEOUT_DELAY_SECONDS": "2.5",
+            "PSP_SLOW_WEBHOOK_DELAY_SECONDS": "3",
+            "PSP_LATE_WEBHOOK_DELAY_SECONDS": "0.5",
+            "PSP_FAULT_LATENCY_MS": "150",
+            "PSP_FAULT_ERROR_RATE": "0.1",
+            "PSP_FAULT_DOWN": "yes",
+            "LOG_FORMAT": "console",
+        }
+    )
+    assert settings.key_prefix == "psp-e2e"
+    assert (settings.timings.outcome_delay, settings.timings.response_delay) == (0.05, 2.5)
+    assert settings.timings.slow_webhook_delay == 3.0
+    assert settings.timings.late_webhook_delay == 0.5
+    assert settings.default_faults == Faults(latency_ms=150, error_rate=0.1, down=True)
+    assert not settings.log.json
+
+
+def test_every_bad_simulator_variable_is_reported_together() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_simulator_settings(
+            {
+                "PSP_OUTCOME_DELAY_SECONDS": "soon",
+                "PSP_TIMEOUT_DELAY_SECONDS": "3600",
+                "PSP_FAULT_ERROR_RATE": "2",
+                "PSP_KEY_PREFIX": "bad prefix",
+            }
+        )
+    assert set(error.value.variables) == {
+        "REDIS_URL",
+        "PSP_OUTCOME_DELAY_SECONDS",
+        "PSP_TIMEOUT_DELAY_SECONDS",
+        "PSP_FAULT_ERROR_RATE",
+        "PSP_KEY_PREFIX",
+    }
+
+
+def test_redis_url_never_shows_in_settings() -> None:
+    assert "hunter2" not in repr(load_simulator_settings(REDIS))
+    assert "hunter2" not in repr(load_sender_settings(SENDER))
+
+
+def test_sender_signs_with_the_first_secret() -> None:
+    settings = load_sender_settings(SENDER)
+    assert settings.signing_secret == Secret("whsec_new")
+    assert len(settings.webhook_secrets) == 2
+    assert "whsec_new" not in repr(settings)
+
+
+def test_sender_reads_its_retry_schedule() -> None:
+    settings = load_sender_settings(
+        {
+            **SENDER,
+            "PSP_WEBHOOK_RETRY_BASE_SECONDS": "0.5",
+            "PSP_WEBHOOK_RETRY_CAP_SECONDS": "30",
+            "PSP_WEBHOOK_RETRY_HORIZON_SECONDS": "600",
+            "PSP_WEBHOOK_RETRY_JITTER": "0",
+            "PSP_WEBHOOK_TIMEOUT_SECONDS": "2",
+        }
+    )
+    retry = settings.retry
+    assert (retry.base_seconds, retry.cap_seconds, retry.horizon_seconds) == (0.5, 30.0, 600.0)
+    assert retry.jitter == 0.0
+    assert settings.http_timeout_seconds == 2.0
+    assert settings.lease_seconds > 4 * settings.http_timeout_seconds
+
+
+def test_sender_defaults_retry_for_an_hour() -> None:
+    retry = load_sender_settings(SENDER).retry
+    assert (retry.base_seconds, retry.cap_seconds, retry.horizon_seconds) == (1.0, 300.0, 3600.0)
+
+
+def test_sender_without_url_or_secrets_does_not_start() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_sender_settings(REDIS)
+    assert set(error.value.variables) == {"PSP_WEBHOOK_URL", "PSP_WEBHOOK_SECRETS"}
+
+
+def test_sender_refuses_a_url_that_is_not_http_and_a_cap_below_the_base() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_sender_settings(
+            {
+                **SENDER,
+                "PSP_WEBHOOK_URL": "ftp://example",
+                "PSP_WEBHOOK_RETRY_BASE_SECONDS": "10",
+                "PSP_WEBHOOK_RETRY_CAP_SECONDS": "5",
+            }
+        )
+    assert set(error.value.variables) == {"PSP_WEBHOOK_URL", "PSP_WEBHOOK_RETRY_CAP_SECONDS"}

@@ -66,10 +66,10 @@ def issue_token(admin_signing_key: SigningKey) -> Callable[..., str]:
 
 
 @pytest.fixture
-def settings(cluster: ClusterEnv, jwks_path: Path) -> WebhookSettings:
+def settings(cluster: ClusterEnv, jwks_path: Path, webhook_database: str) -> WebhookSettings:
     """Real database and Redis of the test cluster; our own secrets, so rotation can be shown."""
     return WebhookSettings(
-        database_url=Secret(cluster.database_urls["webhook"]),
+        database_url=Secret(webhook_database),
         psp_webhook_secrets=(Secret(CURRENT_SECRET), Secret(NEXT_SECRET)),
         auth_issuer=ADMIN_ISSUER,
         auth_audience=ADMIN_AUDIENCE,
@@ -184,5 +184,11 @@ class WebhookDatabase:
 
 
 @pytest.fixture
-def webhook_db(cluster: ClusterEnv) -> WebhookDatabase:
-    return WebhookDatabase(cluster.database_urls["webhook"])
+def webhook_db(webhook_database: str) -> WebhookDatabase:
+    return WebhookDatabase(webhook_database)
+
+
+@pytest.fixture(scope="session")
+def webhook_database(isolated_database: Callable[[str], str]) -> str:
+    """A private copy of the webhook database: the cluster's own relay never touches it."""
+    return isolated_database("webhook")

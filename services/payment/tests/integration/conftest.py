@@ -14,14 +14,21 @@ from flask.testing import FlaskClient
 
 from localcluster.testing import ClusterEnv
 from paykit.auth.jwt import SigningKey
+from paykit.settings import Secret
 from payment_service import settings as settings_module
 from payment_service.entrypoints.app import create_app
 from payment_service.settings import PaymentSettings
 
 
 @pytest.fixture(scope="session")
-def payment_settings(cluster: ClusterEnv) -> PaymentSettings:
-    return replace(settings_module.load(os.environ), json_logs=False)
+def payment_db(isolated_database: Callable[[str], str]) -> str:
+    return isolated_database("payment")
+
+
+@pytest.fixture(scope="session")
+def payment_settings(cluster: ClusterEnv, payment_db: str) -> PaymentSettings:
+    loaded = settings_module.load(os.environ)
+    return replace(loaded, database_url=Secret(payment_db), json_logs=False)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,6 @@ import psycopg
 import pytest
 from flask import Flask
 
-from localcluster.testing import ClusterEnv
-
 pytestmark = pytest.mark.integration
 
 BODY = {
@@ -23,18 +21,18 @@ BODY = {
 }
 
 
-def _count(cluster: ClusterEnv, sql: str, *params: Any) -> int:
-    with psycopg.connect(cluster.database_urls["payment"]) as conn:
+def _count(payment_db: str, sql: str, *params: Any) -> int:
+    with psycopg.connect(payment_db) as conn:
         row = conn.execute(sql.encode(), params).fetchone()
     return int(row[0]) if row else 0
 
 
-def _payments_of(cluster: ClusterEnv, merchant: str) -> int:
-    return _count(cluster, "SELECT count(*) FROM payments WHERE merchant_id = %s", merchant)
+def _payments_of(payment_db: str, merchant: str) -> int:
+    return _count(payment_db, "SELECT count(*) FROM payments WHERE merchant_id = %s", merchant)
 
 
 def test_creating_a_payment_stores_it_and_queues_its_event(
-    client, headers, cluster: ClusterEnv, merchant: str, unique: str
+    client, headers, payment_db: str, merchant: str, unique: str
 ) -> None:
     response = client.post("/payments", json=BODY, headers=headers(f"key-{unique}"))
     assert response.status_code == 201
@@ -58,12 +56,13 @@ def test_creating_a_payment_stores_it_and_queues_its_event(
     }
     assert response.headers["Idempotent-Replayed"] == "false"
     assert (
-        _count(cluster, "SELECT count(*) FROM outbox WHERE key = %s", payment["id"].encode()) == 1
+        _count(payment_db, "SELECT count(*) FROM outbox WHERE key = %s", payment["id"].encode())
+        == 1
     )
 
 
 def test_fifty_concurrent_identical_requests_make_one_payment(
-    app: Flask, headers, cluster: ClusterEnv, merchant: str, unique: str
+    app: Flask, headers, payment_db: str, merchant: str, unique: str
 ) -> None:
     request_headers = headers(f"key-{unique}")
 
@@ -76,22 +75,22 @@ def test_fifty_concurrent_identical_requests_make_one_payment(
     assert {status for status, _, _ in results} == {201}
     assert len({repr(sorted(body.items())) for _, body, _ in results}) == 1
     assert sorted(replayed for _, _, replayed in results) == ["false"] + ["true"] * 49
-    assert _payments_of(cluster, merchant) == 1
+    assert _payments_of(payment_db, merchant) == 1
 
 
 def test_a_different_request_under_the_same_key_is_refused(
-    client, headers, cluster: ClusterEnv, merchant: str, unique: str
+    client, headers, payment_db: str, merchant: str, unique: str
 ) -> None:
     assert client.post("/payments", json=BODY, headers=headers(f"k-{unique}")).status_code == 201
     other = client.post("/payments", json={**BODY, "amount": 3001}, headers=headers(f"k-{unique}"))
     assert other.status_code == 422
     assert other.content_type == "application/problem+json"
     assert other.get_json()["code"] == "idempotency_key_reused"
-    assert _payments_of(cluster, merchant) == 1
+    assert _payments_of(payment_db, merchant) == 1
 
 
 def test_the_same_key_from_another_merchant_is_another_request(
-    client, headers, cluster: ClusterEnv, merchant: str, unique: str
+    client, headers, payment_db: str, merchant: str, unique: str
 ) -> None:
     first = client.post("/payments", json=BODY, headers=headers(f"k-{unique}"))
     second = client.post(
@@ -102,7 +101,7 @@ def test_the_same_key_from_another_merchant_is_another_request(
 
 
 def test_a_duplicate_of_a_request_still_in_flight_gets_409(
-    payment_settings, headers, cluster: ClusterEnv, merchant: str, unique: str
+    payment_settings, headers, payment_db: str, merchant: str, unique: str
 ) -> None:
     from dataclasses import replace
 
@@ -110,7 +109,7 @@ def test_a_duplicate_of_a_request_still_in_flight_gets_409(
 
     impatient = create_app(replace(payment_settings, idempotency_lock_timeout_ms=300))
     try:
-        with psycopg.connect(cluster.database_urls["payment"]) as holder:
+        with psycopg.connect(payment_db) as holder:
             holder.execute(  # the first request's transaction, not yet committed
                 "INSERT INTO idempotency_keys (merchant_id, key, fingerprint) VALUES (%s, %s, 'x')",
                 (merchant, f"k-{unique}"),
@@ -123,7 +122,7 @@ def test_a_duplicate_of_a_request_still_in_flight_gets_409(
         impatient.extensions["payment_pool"].close()
     assert response.status_code == 409
     assert response.get_json()["code"] == "idempotency_request_in_flight"
-    assert _payments_of(cluster, merchant) == 0
+    assert _payments_of(payment_db, merchant) == 0
 
 
 @pytest.mark.parametrize(
@@ -147,7 +146,7 @@ def test_a_duplicate_of_a_request_still_in_flight_gets_409(
 def test_invalid_bodies_get_a_problem_and_write_nothing(
     client,
     headers,
-    cluster: ClusterEnv,
+    payment_db: str,
     merchant: str,
     unique: str,
     body: dict[str, Any],
@@ -158,9 +157,9 @@ def test_invalid_bodies_get_a_problem_and_write_nothing(
     problem = response.get_json()
     assert response.content_type == "application/problem+json"
     assert problem["code"] == "validation_failed" and field in problem["errors"]
-    assert _payments_of(cluster, merchant) == 0
+    assert _payments_of(payment_db, merchant) == 0
     assert (
-        _count(cluster, "SELECT count(*) FROM idempotency_keys WHERE merchant_id = %s", merchant)
+        _count(payment_db, "SELECT count(*) FROM idempotency_keys WHERE merchant_id = %s", merchant)
         == 0
     )
 
@@ -176,7 +175,7 @@ def test_invalid_bodies_get_a_problem_and_write_nothing(
 def test_malformed_requests_get_a_problem(
     client,
     headers,
-    cluster: ClusterEnv,
+    payment_db: str,
     merchant: str,
     unique: str,
     raw: bytes,
@@ -188,14 +187,14 @@ def test_malformed_requests_get_a_problem(
         "/payments", data=raw, content_type=content_type, headers=headers(f"k-{unique}")
     )
     assert (response.status_code, response.get_json()["code"]) == (status, code)
-    assert _payments_of(cluster, merchant) == 0
+    assert _payments_of(payment_db, merchant) == 0
 
 
-def test_a_missing_idempotency_key_is_refused(client, headers, cluster, merchant) -> None:
+def test_a_missing_idempotency_key_is_refused(client, headers, payment_db, merchant) -> None:
     response = client.post("/payments", json=BODY, headers=headers())
     assert response.status_code == 400
     assert response.get_json()["code"] == "idempotency_key_missing"
-    assert _payments_of(cluster, merchant) == 0
+    assert _payments_of(payment_db, merchant) == 0
 
 
 def test_requests_without_a_valid_token_or_scope_are_refused(
@@ -221,13 +220,13 @@ def test_another_merchants_payment_is_not_found(client, headers, merchant, uniqu
 
 
 def test_listing_filters_by_status_and_pages_with_a_cursor(
-    client, headers, cluster: ClusterEnv, unique: str
+    client, headers, payment_db: str, unique: str
 ) -> None:
     ids = [
         client.post("/payments", json=BODY, headers=headers(f"k-{unique}-{n}")).get_json()["id"]
         for n in range(5)
     ]
-    with psycopg.connect(cluster.database_urls["payment"]) as conn:
+    with psycopg.connect(payment_db) as conn:
         conn.execute("UPDATE payments SET status = 'failed' WHERE id = %s", (ids[0],))
     seen, cursor = [], None
     while True:
@@ -242,11 +241,11 @@ def test_listing_filters_by_status_and_pages_with_a_cursor(
     assert bad.status_code == 400 and bad.get_json()["code"] == "invalid_cursor"
 
 
-def _succeeded_payment(client, headers, cluster: ClusterEnv, key: str, amount: int) -> str:
+def _succeeded_payment(client, headers, payment_db: str, key: str, amount: int) -> str:
     payment = client.post(
         "/payments", json={**BODY, "amount": amount}, headers=headers(key)
     ).get_json()
-    with psycopg.connect(cluster.database_urls["payment"]) as conn:
+    with psycopg.connect(payment_db) as conn:
         conn.execute(
             "UPDATE payments SET status = 'succeeded', psp_reference = 'ch_test' WHERE id = %s",
             (payment["id"],),
@@ -264,9 +263,9 @@ def test_only_succeeded_payments_refund(client, headers, unique: str) -> None:
 
 
 def test_concurrent_refunds_never_exceed_the_captured_amount(
-    app: Flask, client, headers, cluster: ClusterEnv, unique: str
+    app: Flask, client, headers, payment_db: str, unique: str
 ) -> None:
-    payment_id = _succeeded_payment(client, headers, cluster, f"k-{unique}", 1000)
+    payment_id = _succeeded_payment(client, headers, payment_db, f"k-{unique}", 1000)
 
     def refund(n: int) -> int:
         response = app.test_client().post(
@@ -280,16 +279,17 @@ def test_concurrent_refunds_never_exceed_the_captured_amount(
         statuses = sorted(pool.map(refund, range(20)))
     assert statuses == [201] * 3 + [422] * 17
     assert (
-        _count(cluster, "SELECT sum(amount) FROM refunds WHERE payment_id = %s", payment_id) == 900
+        _count(payment_db, "SELECT sum(amount) FROM refunds WHERE payment_id = %s", payment_id)
+        == 900
     )
     assert (
-        _count(cluster, "SELECT pending_refund_amount FROM payments WHERE id = %s", payment_id)
+        _count(payment_db, "SELECT pending_refund_amount FROM payments WHERE id = %s", payment_id)
         == 900
     )
 
 
-def test_a_full_refund_takes_what_is_left(client, headers, cluster: ClusterEnv, unique) -> None:
-    payment_id = _succeeded_payment(client, headers, cluster, f"k-{unique}", 1000)
+def test_a_full_refund_takes_what_is_left(client, headers, payment_db: str, unique) -> None:
+    payment_id = _succeeded_payment(client, headers, payment_db, f"k-{unique}", 1000)
     partial = client.post(
         f"/payments/{payment_id}/refunds", json={"amount": 250}, headers=headers(f"r1-{unique}")
     )

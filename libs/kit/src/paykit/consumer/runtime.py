@@ -26,7 +26,7 @@ from psycopg_pool import ConnectionPool
 from payevents import Envelope, InvalidEvent, decode
 from payevents.topics import Topic
 from paykit.consumer import metrics
-from paykit.consumer.errors import DlqLimitExceeded, InvalidMessage
+from paykit.consumer.errors import DlqLimitExceeded, InvalidMessage, RetryableError
 from paykit.consumer.routing import H_NOT_BEFORE, DlqLimit, Failure, header, route_failure
 from paykit.db import Connection
 
@@ -191,7 +191,9 @@ class Consumer:
                 event_id=envelope.id,
                 event_type=envelope.type,
                 error_type=type(error).__name__,
-                exc_info=True,
+                error=str(error),
+                # an expected, transient failure needs no traceback; anything else does
+                exc_info=not isinstance(error, RetryableError),
             )
             outcome.failure = Failure("retryable", error)
         else:

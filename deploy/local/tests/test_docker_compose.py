@@ -8,6 +8,7 @@ import yaml
 
 from localcluster.config import PROJECT_ROOT, SERVICES
 from localcluster.kafka import kafka_version
+from localcluster.services import procfile_entries
 
 
 def _compose() -> dict[str, Any]:
@@ -35,3 +36,17 @@ def test_published_ports_bind_to_loopback_only() -> None:
     for name, service in _compose()["services"].items():
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), name
+
+
+def test_every_procfile_process_runs_in_compose_too() -> None:
+    services = _compose()["services"]
+    missing = [name for name in procfile_entries() if name not in services]
+    assert missing == []
+
+
+def test_compose_services_wait_for_bootstrap_and_share_the_jwks() -> None:
+    for name in procfile_entries():
+        service = _compose()["services"][name]
+        assert service["depends_on"]["bootstrap"]["condition"] == "service_completed_successfully"
+        assert service["environment"]["AUTH_JWKS_PATH"].startswith("/secrets/")
+        assert "secrets:/secrets:ro" in service["volumes"]

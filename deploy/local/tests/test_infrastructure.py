@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -109,11 +110,14 @@ def test_redis_answers_on_its_port(cluster: ClusterEnv) -> None:
     client.close()
 
 
-def test_bootstrap_on_external_infrastructure_is_idempotent(cluster: ClusterEnv) -> None:
+def test_bootstrap_on_external_infrastructure_is_idempotent(
+    cluster: ClusterEnv, tmp_path: Path
+) -> None:
     env = {
         **os.environ,
         "PAY_PG_ADMIN_URL": cluster.admin_url,
         "KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap_servers,
+        "PAY_SECRETS_DIR": str(tmp_path / "secrets"),
     }
     for service, url in cluster.database_urls.items():
         env[f"{service.upper()}_DB_PASSWORD"] = conninfo_to_dict(url)["password"]
@@ -126,6 +130,8 @@ def test_bootstrap_on_external_infrastructure_is_idempotent(cluster: ClusterEnv)
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "0 created" in result.stdout
+    assert "migrations: 0 applied" in result.stdout and "0 created" in result.stdout
+    assert (tmp_path / "secrets" / "jwks.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "secrets" / "jwt-signing.pem").stat().st_mode & 0o777 == 0o600
     with psycopg.connect(cluster.database_urls["payment"]) as conn:
         assert conn.execute("SELECT current_user").fetchone() == ("payment",)

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from psycopg.conninfo import make_conninfo
+
 from localcluster.config import HOST, HTTP_OFFSETS, SERVICES, ClusterConfig, load_config
 from localcluster.errors import ClusterError
 from localcluster.kafka import KafkaBroker
@@ -144,14 +146,20 @@ def bootstrap() -> None:
     ]
     if missing:
         raise ClusterError(f"bootstrap needs {', '.join(missing)}")
-    provision_databases(
-        os.environ["PAY_PG_ADMIN_URL"],
-        {s: os.environ[f"{s.upper()}_DB_PASSWORD"] for s in SERVICES},
-    )
+    admin_url = os.environ["PAY_PG_ADMIN_URL"]
+    passwords = {s: os.environ[f"{s.upper()}_DB_PASSWORD"] for s in SERVICES}
+    provision_databases(admin_url, passwords)
+    urls = {
+        s: make_conninfo(admin_url, user=s, password=password, dbname=s)
+        for s, password in passwords.items()
+    }
+    migrated = migrate_services(urls)
     report = ensure_topics(os.environ["KAFKA_BOOTSTRAP_SERVERS"])
+    if os.environ.get("PAY_SECRETS_DIR"):
+        ensure_auth_keys(Path(os.environ["PAY_SECRETS_DIR"]))
     print(
-        f"databases: {len(SERVICES)} ready; topics: {len(report.created)} created, "
-        f"{len(report.unchanged)} unchanged"
+        f"databases: {len(SERVICES)} ready; migrations: {sum(migrated.values())} applied; "
+        f"topics: {len(report.created)} created, {len(report.unchanged)} unchanged"
     )
 
 

@@ -16,10 +16,12 @@ from paykit.auth.jwt import SigningKey, generate_signing_key, public_keys
 SIGNING_KEY_ID = "local-1"
 
 
-def _private(path: Path, content: str | bytes) -> None:
+def _write(path: Path, content: str | bytes, mode: int = 0o600) -> None:
+    """Write a secrets file; the folder can be crossed but not listed by other users."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.parent.chmod(0o700)
-    path.touch(mode=0o600)
+    path.parent.chmod(0o711)
+    path.touch(mode=mode)
+    path.chmod(mode)
     if isinstance(content, bytes):
         path.write_bytes(content)
     else:
@@ -30,14 +32,15 @@ def ensure_auth_keys(secrets_dir: Path) -> tuple[Path, Path]:
     """The signing key's PEM and the matching JWKS document, created on first use."""
     pem, jwks = secrets_dir / "jwt-signing.pem", secrets_dir / "jwks.json"
     if not pem.exists():
-        _private(pem, generate_signing_key(SIGNING_KEY_ID).private_key_pem())
+        _write(pem, generate_signing_key(SIGNING_KEY_ID).private_key_pem())
     key = SigningKey(pem.read_bytes(), SIGNING_KEY_ID)
-    _private(jwks, json.dumps(jwks_document(public_keys([key])), indent=2))
+    # public keys: readable by services running as other users (containers)
+    _write(jwks, json.dumps(jwks_document(public_keys([key])), indent=2), mode=0o644)
     return pem, jwks
 
 
 def ensure_webhook_secret(secrets_dir: Path) -> str:
     path = secrets_dir / "psp-webhook-secret"
     if not path.exists():
-        _private(path, f"whsec_{secrets.token_urlsafe(32)}")
+        _write(path, f"whsec_{secrets.token_urlsafe(32)}")
     return path.read_text().strip()

@@ -8,13 +8,14 @@ export UV_PYTHON_DOWNLOADS := never
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
 RUN = $(UV) run --frozen --quiet
 
-.PHONY: help uv deps up down status logs test lint format
+.PHONY: help uv deps up down status logs token test lint format
 
 help:
 	@echo "make up      start Kafka, PostgreSQL, Redis, topics and every service (cluster 'dev')"
 	@echo "make down    stop everything 'make up' started"
 	@echo "make status  what runs, with pids and ports"
 	@echo "make logs    the last lines of every log (FOLLOW=1 to follow)"
+	@echo "make token   a development merchant JWT (MERCHANT=MER_x) for the payment API"
 	@echo "make test    unit, integration and end-to-end tests on a throwaway cluster"
 	@echo "make lint    ruff and mypy"
 
@@ -36,6 +37,9 @@ status: deps
 
 logs: deps
 	@$(RUN) localcluster logs $(if $(FOLLOW),--follow)
+
+token: deps
+	@$(RUN) localcluster token $(if $(MERCHANT),--merchant $(MERCHANT))
 
 test: deps
 	@bash deploy/local/run-tests.sh $(PYTEST_ARGS)

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
@@ -20,6 +21,7 @@ from localcluster.redis_server import RedisServer
 from localcluster.secrets import SIGNING_KEY_ID, ensure_auth_keys, ensure_webhook_secret
 from localcluster.services import ServiceGroup, procfile_entries
 from localcluster.topics import ensure_topics
+from paykit.auth.jwt import SigningKey
 
 
 def write_env_file(
@@ -163,6 +165,23 @@ def bootstrap() -> None:
     )
 
 
+def token(config: ClusterConfig, merchant: str, scopes: list[str], minutes: int) -> None:
+    """A merchant token signed with the cluster's development key, until the gateway issues them."""
+    pem = config.state_dir / "secrets" / "jwt-signing.pem"
+    if not pem.exists():
+        raise ClusterError(f"cluster {config.name!r} has no signing key yet: run make up first")
+    key = SigningKey(pem.read_bytes(), SIGNING_KEY_ID)
+    print(
+        key.issue(
+            issuer="payments-gateway",
+            audience="payments-api",
+            subject=merchant,
+            ttl=timedelta(minutes=minutes),
+            scopes=tuple(scopes),
+        )
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="localcluster", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -175,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     logs_cmd.add_argument("-f", "--follow", action="store_true")
     sub.add_parser("topics", help="create the catalogue's topics (idempotent)")
     sub.add_parser("bootstrap", help="databases, roles and topics on external infrastructure")
+    token_cmd = sub.add_parser("token", help="a development merchant JWT for the payment API")
+    token_cmd.add_argument("--merchant", default="MER_local")
+    token_cmd.add_argument("--scope", action="append", default=None)
+    token_cmd.add_argument("--minutes", type=int, default=60)
     args = parser.parse_args(argv)
     try:
         if args.command == "bootstrap":
@@ -189,6 +212,13 @@ def main(argv: list[str] | None = None) -> int:
             return status(config)
         elif args.command == "logs":
             logs(config, args.n, args.follow)
+        elif args.command == "token":
+            token(
+                config,
+                args.merchant,
+                args.scope or ["payments:read", "payments:write"],
+                args.minutes,
+            )
         elif args.command == "topics":
             report = ensure_topics(config.bootstrap_servers)
             print(

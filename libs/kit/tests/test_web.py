@@ -257,20 +257,28 @@ def test_json_object_body_is_returned(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw",
-    [b'{"amount": 30', b"", b"   ", b'{"amount": NaN}', b"\xff\xfe{", b"[" * 100_000],
+    ("raw", "code"),
+    [
+        (b'{"amount": 30', "malformed_json"),
+        (b"", "malformed_json"),
+        (b"   ", "malformed_json"),
+        (b'{"amount": NaN}', "malformed_json"),
+        (b"\xff\xfe{", "malformed_json"),
+        (b"[" * 100_000, "json_too_deep"),
+        (b'{"a": ' * 17 + b"1" + b"}" * 17, "json_too_deep"),
+    ],
 )
-def test_malformed_json_body_is_a_bad_request(client: FlaskClient, raw: bytes) -> None:
+def test_malformed_json_body_is_a_bad_request(client: FlaskClient, raw: bytes, code: str) -> None:
     client.application.config["MAX_CONTENT_LENGTH"] = 200_000
     response = client.post("/echo", data=raw, content_type="application/json")
-    assert_problem(response, 400, "malformed_json")
+    assert_problem(response, 400, code)
 
 
 def test_duplicate_keys_in_json_body_are_refused(client: FlaskClient) -> None:
     raw = b'{"amount": 100, "amount": 100000}'
     response = client.post("/echo", data=raw, content_type="application/json")
     body = assert_problem(response, 400, "malformed_json")
-    assert body["detail"] == "Duplicate key 'amount'."
+    assert body["detail"] == "The request body is not acceptable JSON: duplicate key 'amount'."
 
 
 @pytest.mark.parametrize("raw", [b"[1, 2]", b'"text"', b"42", b"null"])

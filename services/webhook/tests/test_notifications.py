@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from payevents import REGISTRY
+from payevents.strict_json import nesting_exceeds
 from webhook_service.domain.deliveries import recordable_headers
 from webhook_service.domain.errors import (
     InvalidWebhookBody,
@@ -16,7 +17,6 @@ from webhook_service.domain.errors import (
     UnknownEventType,
     UnknownStatus,
 )
-from webhook_service.domain.json_body import nesting_exceeds
 from webhook_service.domain.notifications import PspNotification, parse_notification
 
 LEGACY = b'{"paymentRef": "PAY_123456", "status": "SUCCESS", "gatewayData": {"amount": 3000}}'

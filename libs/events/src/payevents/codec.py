@@ -20,6 +20,7 @@ from payevents.envelope import (
 from payevents.errors import InvalidEvent
 from payevents.registry import EventRegistry
 from payevents.schemas import REGISTRY
+from payevents.strict_json import StrictJsonError, loads_object
 
 HEADER_EVENT_TYPE = "event-type"
 HEADER_EVENT_VERSION = "event-version"
@@ -80,34 +81,7 @@ def _check_headers(headers: Sequence[tuple[str, bytes | None]], loaded: dict[str
 
 
 def _parse_json_object(value: bytes) -> dict[str, Any]:
-    if not value:
-        raise InvalidEvent("malformed_json", "empty message value")
     try:
-        text = bytes(value).decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InvalidEvent("malformed_json", f"message is not UTF-8: {error}") from None
-    try:
-        parsed = json.loads(
-            text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant
-        )
-    except (ValueError, RecursionError) as error:
-        raise InvalidEvent("malformed_json", f"message is not JSON: {error}") from None
-    if not isinstance(parsed, dict):
-        raise InvalidEvent(
-            "malformed_json", f"message is a JSON {type(parsed).__name__}, not an object"
-        )
-    return parsed
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Duplicate keys are read differently by different parsers, so they are never valid."""
-    result: dict[str, Any] = {}
-    for key, item in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = item
-    return result
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+        return loads_object(value)
+    except StrictJsonError as error:
+        raise InvalidEvent("malformed_json", f"message is not a JSON object: {error}") from None

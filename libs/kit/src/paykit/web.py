@@ -5,7 +5,6 @@ an operator must be able to count on across all of them. Every error leaves as p
 stable code, and an unexpected exception leaves as a bare 500 whose details stay in the logs.
 """
 
-import json
 import re
 import time
 import uuid
@@ -16,6 +15,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
+from payevents.strict_json import StrictJsonError, loads
 from paykit.logging import bind_context, clear_context, get_logger
 from paykit.problems import MEDIA_TYPE, Problem, code_for_status
 
@@ -35,6 +35,8 @@ REQUEST_ID_HEADER: Final = "X-Request-Id"
 CORRELATION_ID_HEADER: Final = "X-Correlation-Id"
 DEFAULT_MAX_CONTENT_LENGTH: Final = 1024 * 1024
 PROBE_PATHS: Final = frozenset({"/healthz", "/readyz"})
+# Request bodies are flat documents; anything nested deeper is refused before it is walked.
+MAX_JSON_DEPTH: Final = 16
 
 # An incoming id is echoed into headers and logs, so only short, plain tokens are trusted.
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -95,15 +97,14 @@ def json_body() -> dict[str, Any]:
     """
     if not request.is_json:
         raise Problem(415, "unsupported_media_type", detail="Send the body as application/json.")
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        raise Problem(400, "malformed_json", detail="The request body is empty.")
     try:
-        value = json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-    except _DuplicateKey as error:
-        raise Problem(400, "malformed_json", detail=f"Duplicate key {error.key[:64]!r}.") from None
-    except (ValueError, RecursionError):
-        raise Problem(400, "malformed_json", detail="The request body is not valid JSON.") from None
+        value = loads(request.get_data(cache=True), max_depth=MAX_JSON_DEPTH)
+    except StrictJsonError as error:
+        if error.reason == "too_deep":
+            raise Problem(400, "json_too_deep", detail=f"The request body: {error}.") from None
+        raise Problem(
+            400, "malformed_json", detail=f"The request body is not acceptable JSON: {error}."
+        ) from None
     if not isinstance(value, dict):
         raise Problem(400, "invalid_json_body", detail="The request body must be a JSON object.")
     return value
@@ -208,22 +209,3 @@ def _probe_response(body: Mapping[str, Any], status: int) -> Response:
 
 def _sane(value: str | None) -> str | None:
     return value if value is not None and _SANE_ID.fullmatch(value) else None
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")

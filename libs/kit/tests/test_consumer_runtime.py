@@ -29,6 +29,28 @@ from paykit.testing import read_topic, running, wait_until
 pytestmark = pytest.mark.integration
 
 
+def test_a_failing_event_in_a_batch_does_not_take_its_neighbours_down(
+    topic: Topic, make_consumer, make_event, publish, effects, unique: str
+) -> None:
+    poisoned = make_event(f"PAY_{unique}x")
+
+    def handler(conn: Connection, envelope: Envelope) -> None:
+        conn.execute(
+            "INSERT INTO effects (event_id, key, label) VALUES (%s, %s, 'ok')",
+            (envelope.id, envelope.subject),
+        )
+        if envelope.id == poisoned.id:
+            raise RetryableError("this one is broken")
+
+    events = [make_event(f"PAY_{unique}{n}") for n in range(4)]
+    for event in [*events[:2], poisoned, *events[2:]]:
+        publish(topic.name, event)
+    with running(make_consumer(topic, handler, retry_delays=(60.0,))):
+        assert wait_until(lambda: len(effects(f"PAY_{unique}")) == 4)
+    # the neighbours applied once each; the poisoned event's insert was rolled back
+    assert Counter(row[0] for row in effects(f"PAY_{unique}")) == {e.id: 1 for e in events}
+
+
 def test_each_event_is_applied_once_and_redelivery_changes_nothing(
     topic: Topic, make_consumer, make_event, publish, effects, unique: str
 ) -> None:
@@ -58,7 +80,8 @@ def test_a_handler_that_fails_twice_then_succeeds_goes_through_the_retry_tiers(
 
     event = make_event(f"PAY_{unique}")
     publish(topic.name, event)
-    with running(make_consumer(topic, flaky)):
+    # the handler counts calls outside the database, so it runs one transaction per event
+    with running(make_consumer(topic, flaky, transaction_per_batch=False)):
         assert wait_until(lambda: len(effects(f"PAY_{unique}")) == 1)
     group = topic.consumers[0].name
     assert calls[event.id] == 3
@@ -155,7 +178,7 @@ def test_a_pending_retry_does_not_block_the_main_partition(
             (envelope.id, envelope.subject),
         )
 
-    consumer = make_consumer(topic, handler, retry_delays=(3.0,))
+    consumer = make_consumer(topic, handler, retry_delays=(3.0,), transaction_per_batch=False)
     publish(topic.name, failing)
     followers = [make_event(f"PAY_{unique}a") for _ in range(5)]  # same key, same partition
     for event in followers:

@@ -303,3 +303,27 @@ def test_a_full_refund_takes_what_is_left(client, headers, payment_db: str, uniq
     assert too_much.get_json()["code"] == "refund_exceeds_captured_amount"
     listed = client.get(f"/payments/{payment_id}/refunds", headers=headers()).get_json()
     assert [r["amount"] for r in listed["data"]] == [250, 750]
+
+
+def test_idempotency_records_are_kept_a_day_and_pruned_after(
+    client, headers, payment_db: str, merchant: str, unique: str
+) -> None:
+    from payment_service.adapters.repository import PostgresUnitOfWork
+
+    fresh = client.post("/payments", json=BODY, headers=headers(f"fresh-{unique}"))
+    old = client.post("/payments", json=BODY, headers=headers(f"old-{unique}"))
+    assert fresh.status_code == old.status_code == 201
+    with psycopg.connect(payment_db) as conn:
+        conn.execute(
+            "UPDATE idempotency_keys SET created_at = now() - interval '25 hours'"
+            " WHERE merchant_id = %s AND key = %s",
+            (merchant, f"old-{unique}"),
+        )
+        pruned = PostgresUnitOfWork(conn).idempotency.prune(24)
+    assert pruned >= 1
+    keys = _count(
+        payment_db, "SELECT count(*) FROM idempotency_keys WHERE merchant_id = %s", merchant
+    )
+    assert keys == 1
+    replay = client.post("/payments", json=BODY, headers=headers(f"fresh-{unique}"))
+    assert replay.headers["Idempotent-Replayed"] == "true"

@@ -115,7 +115,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> ClusterConfig:
         for key, variable in PORT_VARIABLES.items()
     }
     http_ports = {ports["http_base"] + offset for offset in HTTP_OFFSETS.values()}
-    if ports["http_base"] + max(HTTP_OFFSETS.values()) > 65535:
+    if ports["http_base"] + max(HTTP_OFFSETS.values()) + 10 > 65535:  # metrics use a block
         raise ClusterError(f"PAY_HTTP_PORT_BASE={ports['http_base']} leaves no room for ports")
     infra = [port for key, port in ports.items() if key != "http_base"]
     if len(set(infra)) != len(infra) or http_ports & set(infra):

@@ -20,11 +20,16 @@ import psycopg
 import structlog
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from prometheus_client import Counter, Gauge
 
 from payevents import Envelope, encode
 from paykit.db import Connection
 
 log = structlog.get_logger(__name__)
+
+PUBLISHED = Counter("paykit_outbox_published_total", "Outbox rows published and marked sent.")
+PUBLISH_FAILURES = Counter("paykit_outbox_publish_failures_total", "Batches Kafka refused.")
+UNSENT = Gauge("paykit_outbox_unsent", "Rows waiting to be published, seen when the relay idles.")
 
 CHANNEL = "outbox"
 _RELAY_LOCK_KEY = 0x6F7574626F78  # "outbox"
@@ -105,6 +110,7 @@ class OutboxRelay:
             try:
                 published = self.relay_once(conn)
             except KafkaError as error:
+                PUBLISH_FAILURES.inc()
                 log.warning("outbox_publish_failed", error=str(error))
                 stop.wait(self.idle_wait)
                 continue
@@ -112,6 +118,7 @@ class OutboxRelay:
                 self.prune(conn)
                 last_prune = time.monotonic()
             if published < self.batch_size:
+                UNSENT.set(self.unsent(conn))
                 self._wait_for_writers(conn, stop)
 
     def _wait_for_writers(self, conn: Connection, stop: threading.Event) -> None:
@@ -158,7 +165,12 @@ class OutboxRelay:
             "UPDATE outbox SET sent_at = now() WHERE id = ANY(%s)", ([row.id for row in rows],)
         )
         self.published_total += len(rows)
+        PUBLISHED.inc(len(rows))
         return len(rows)
+
+    def unsent(self, conn: Connection) -> int:
+        row = conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()
+        return int(row[0]) if row else 0
 
     def prune(self, conn: Connection) -> int:
         deleted = conn.execute(

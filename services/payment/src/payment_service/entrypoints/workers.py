@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             database_url=config.database_url.reveal(),
             bootstrap_servers=config.kafka_bootstrap_servers,
             client_id="payment-relay",
+            metrics_port=config.metrics_port,
         ),
     }
     if len(args) != 1 or args[0] not in commands:

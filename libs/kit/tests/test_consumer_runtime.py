@@ -178,13 +178,14 @@ def test_a_pending_retry_does_not_block_the_main_partition(
             (envelope.id, envelope.subject),
         )
 
-    consumer = make_consumer(topic, handler, retry_delays=(3.0,), transaction_per_batch=False)
-    publish(topic.name, failing)
+    consumer = make_consumer(topic, handler, retry_delays=(6.0,), transaction_per_batch=False)
     followers = [make_event(f"PAY_{unique}a") for _ in range(5)]  # same key, same partition
-    for event in followers:
-        publish(topic.name, event)
     with running(consumer):
-        assert wait_until(lambda: len(effects(f"PAY_{unique}a")) == 5, timeout=2.5)
+        assert wait_until(lambda: bool(consumer.kafka.assignment()), timeout=30)
+        publish(topic.name, failing)
+        for event in followers:
+            publish(topic.name, event)
+        assert wait_until(lambda: len(effects(f"PAY_{unique}a")) == 5, timeout=5)
         assert calls[failing.id] == 1  # still waiting in retry tier 1
         assert wait_until(lambda: len(effects(f"PAY_{unique}a")) == 6)
     assert calls[failing.id] == 2

@@ -38,17 +38,21 @@ _RELAY_LOCK_KEY = 0x6F7574626F78  # "outbox"
 def enqueue(conn: Connection, envelope: Envelope, *, topic: str, key: str | None = None) -> None:
     """Add ``envelope`` to the outbox inside the caller's open transaction."""
     value, headers = encode(envelope)
+    # One round trip: the row and the relay's wake-up call (delivered at commit, deduplicated
+    # by PostgreSQL within the transaction).
     conn.execute(
-        "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES (%s, %s, %s, %s, %s)",
+        "WITH queued AS (INSERT INTO outbox (event_id, topic, key, value, headers)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING 1)"
+        " SELECT pg_notify(%s, '') FROM queued",
         (
             envelope.id,
             topic,
             (key or envelope.subject).encode(),
             value,
             json.dumps([[name, raw.decode()] for name, raw in headers]),
+            CHANNEL,
         ),
     )
-    conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,11 @@ from paykit.testing import running, scratch_database, wait_until
 BENCH_SQL = Path(__file__).with_name("sql")
 BENCH_CLUSTER = {
     "PAY_CLUSTER": "bench",
-    "PAY_KAFKA_PORT": "39092",
-    "PAY_KAFKA_CONTROLLER_PORT": "39093",
-    "PAY_PG_PORT": "35432",
-    "PAY_REDIS_PORT": "36379",
-    "PAY_HTTP_PORT_BASE": "38000",
+    "PAY_KAFKA_PORT": "31092",
+    "PAY_KAFKA_CONTROLLER_PORT": "31093",
+    "PAY_PG_PORT": "31432",
+    "PAY_REDIS_PORT": "31379",
+    "PAY_HTTP_PORT_BASE": "31500",
 }
 ENQUEUE_TRANSACTION_ROWS = 500
 DEADLINE_SECONDS = 120.0

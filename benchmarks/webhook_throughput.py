@@ -16,8 +16,7 @@ The service writes to a scratch database (kit and webhook migrations applied) th
 afterwards. Nothing is published to Kafka. Load a cluster's environment first, e.g. the
 private bench cluster:
 
-    PAY_CLUSTER=bench PAY_KAFKA_PORT=39092 PAY_KAFKA_CONTROLLER_PORT=39093 PAY_PG_PORT=35432 \\
-      PAY_REDIS_PORT=36379 PAY_HTTP_PORT_BASE=38000 uv run localcluster up --no-services
+    PAY_CLUSTER=bench uv run localcluster up --no-services
     set -a; . .local/bench/cluster.env; set +a
     uv run python benchmarks/webhook_throughput.py --deliveries 4000
 """

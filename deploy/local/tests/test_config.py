@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from localcluster.config import DEFAULT_PORTS, HTTP_OFFSETS, load_config
+from localcluster.config import DEFAULT_PORTS, EPHEMERAL_START, HTTP_OFFSETS, load_config
 from localcluster.errors import ClusterError
 
 
@@ -12,7 +12,14 @@ def test_dev_and_test_clusters_use_disjoint_ports() -> None:
         return set(config.ports().values()) | {config.http_port(p) for p in HTTP_OFFSETS}
 
     assert every_port("dev").isdisjoint(every_port("test"))
-    assert set(DEFAULT_PORTS) == {"dev", "test"}
+    assert set(DEFAULT_PORTS) == {"dev", "test", "bench"}
+
+
+def test_default_ports_stay_below_the_ephemeral_range() -> None:
+    for name in DEFAULT_PORTS:
+        config = load_config({"PAY_CLUSTER": name})
+        highest = max(*config.ports().values(), config.http_port("metrics") + 9)
+        assert highest < EPHEMERAL_START, name
 
 
 def test_every_port_can_be_overridden_from_the_environment(tmp_path: Path) -> None:

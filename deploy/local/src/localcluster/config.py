@@ -33,7 +33,17 @@ DEFAULT_PORTS: dict[str, dict[str, int]] = {
         "redis": 26379,
         "http_base": 28000,
     },
+    "bench": {
+        "kafka": 31092,
+        "controller": 31093,
+        "postgres": 31432,
+        "redis": 31379,
+        "http_base": 31500,
+    },
 }
+# Every default stays below the kernel's ephemeral range (32768 and up on Linux), where an
+# outgoing connection's local port, or its TIME_WAIT, could hold a listener's port.
+EPHEMERAL_START = 32768
 PORT_VARIABLES = {
     "kafka": "PAY_KAFKA_PORT",
     "controller": "PAY_KAFKA_CONTROLLER_PORT",

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from localcluster.config import PORT_VARIABLES, PROJECT_ROOT
-from localcluster.processes import wait_for
+from localcluster.processes import alive, wait_for
 from localcluster.services import procfile_entries
 from localcluster.testing import ClusterEnv
 
@@ -40,14 +40,6 @@ def _probe_env(name: str) -> dict[str, str]:
         zip(PORT_VARIABLES.values(), map(str, _free_ports(len(PORT_VARIABLES))), strict=True)
     )
     return env
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def _pids(state_dir: Path) -> dict[str, int]:
@@ -95,7 +87,7 @@ def test_up_twice_is_harmless_and_down_stops_every_process(
     first = _make("up", env)
     assert first.returncode == 0, first.stderr
     pids = _pids(state_dir)
-    assert set(pids) == set(COMPONENTS) and all(map(_alive, pids.values()))
+    assert set(pids) == set(COMPONENTS) and all(map(alive, pids.values()))
 
     again = _make("up", env)
     assert again.returncode == 0, again.stderr
@@ -108,12 +100,12 @@ def test_up_twice_is_harmless_and_down_stops_every_process(
     every_pid = _wait_for_service_pids(state_dir)
     down = _make("down", env)
     assert down.returncode == 0, down.stderr
-    assert not any(map(_alive, every_pid.values())), every_pid
+    assert not any(map(alive, every_pid.values())), every_pid
 
     restarted = _make("up", env)
     assert restarted.returncode == 0, restarted.stderr
     new_pids = _pids(state_dir)
-    assert all(map(_alive, new_pids.values())) and set(new_pids) == set(COMPONENTS)
+    assert all(map(alive, new_pids.values())) and set(new_pids) == set(COMPONENTS)
     status = _make("status", env)
     assert all(f"running (pid {pid})" in status.stdout for pid in new_pids.values())
 

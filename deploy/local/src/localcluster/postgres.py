@@ -137,7 +137,8 @@ class PostgresServer:
             ],
             unprivileged_user(),
         )
-        return self.process.stop(timeout=10) or True
+        self.process.stop(timeout=10)  # forgets the pid; kills what pg_ctl could not stop
+        return True
 
     def url(self, role: str, database: str | None = None) -> str:
         password = self._passwords()[role]

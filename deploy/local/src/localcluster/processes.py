@@ -42,7 +42,8 @@ def _start_time(pid: int) -> str | None:
     return fields[19]
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not count)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -73,7 +74,7 @@ class ManagedProcess:
             pid = int(raw_pid)
         except (OSError, ValueError):
             return None
-        if _alive(pid) and _start_time(pid) == started:
+        if alive(pid) and _start_time(pid) == started:
             return pid
         return None
 
@@ -116,9 +117,9 @@ class ManagedProcess:
             self.pid_file.unlink(missing_ok=True)
             return False
         signal_group(pid, signal.SIGTERM)
-        if not wait_for(lambda: not _alive(pid), timeout):
+        if not wait_for(lambda: not alive(pid), timeout):
             signal_group(pid, signal.SIGKILL)
-            wait_for(lambda: not _alive(pid), 10.0)
+            wait_for(lambda: not alive(pid), 10.0)
         self.pid_file.unlink(missing_ok=True)
         return True
 

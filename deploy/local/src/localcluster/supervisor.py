@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from localcluster.config import PROJECT_ROOT
 from localcluster.processes import ManagedProcess, signal_group, wait_for
 
 MAX_BACKOFF = 30.0
@@ -70,7 +71,7 @@ class Supervisor:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            cwd=Path(__file__).resolve().parents[4],
+            cwd=PROJECT_ROOT,
         )
         log.close()
         child.started_at = time.monotonic()

@@ -7,9 +7,7 @@ SIGTERM or SIGINT, and closes everything it opened. Services call these from the
 
 from __future__ import annotations
 
-import signal
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -19,6 +17,7 @@ from paykit.consumer import Consumer, ConsumerSettings, Handler
 from paykit.db import create_pool
 from paykit.kafka_clients import create_consumer, create_producer
 from paykit.outbox import OutboxRelay
+from paykit.signals import on_stop_signals
 
 log = structlog.get_logger(__name__)
 
@@ -26,11 +25,6 @@ log = structlog.get_logger(__name__)
 def _serve_metrics(port: int | None) -> None:
     if port:
         start_http_server(port, addr="127.0.0.1")
-
-
-def _on_stop_signals(stop: Callable[[], None]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop())
 
 
 def run_consumer(
@@ -48,7 +42,6 @@ def run_consumer(
     producer = create_producer(bootstrap_servers, client_id=client_id)
     kafka = create_consumer(bootstrap_servers, group_id=settings.group, client_id=client_id)
     consumer = Consumer(settings, handler, pool, kafka, producer)
-    _on_stop_signals(consumer.stop)
     try:
         consumer.run()
     finally:
@@ -66,7 +59,7 @@ def run_outbox_relay(
 ) -> None:
     _serve_metrics(metrics_port)
     stop = threading.Event()
-    _on_stop_signals(stop.set)
+    on_stop_signals(stop.set)
     producer = create_producer(bootstrap_servers, client_id=client_id)
     relay = OutboxRelay(database_url, producer)
     if liveness_file is not None:

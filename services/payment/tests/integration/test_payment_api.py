@@ -202,7 +202,8 @@ def test_requests_without_a_valid_token_or_scope_are_refused(
 ) -> None:
     assert client.get("/payments").status_code == 401
     bad = client.get("/payments", headers={"Authorization": "Bearer not-a-jwt"})
-    assert bad.status_code == 401 and bad.get_json()["code"] == "unauthenticated"
+    assert bad.status_code == 401 and bad.get_json()["code"] == "invalid_token"
+    assert bad.get_json()["reason"] == "malformed_token"
     read_only = {
         "Authorization": f"Bearer {token_for(merchant, ('payments:read',))}",
         "Idempotency-Key": "k",

@@ -9,7 +9,6 @@ due yet pauses its partition (never the main topic, never a sleep) until it is.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -29,6 +28,7 @@ from paykit.consumer import metrics
 from paykit.consumer.errors import DlqLimitExceeded, InvalidMessage, RetryableError
 from paykit.consumer.routing import H_NOT_BEFORE, DlqLimit, Failure, header, route_failure
 from paykit.db import Connection
+from paykit.signals import on_stop_signals
 
 log = structlog.get_logger(__name__)
 
@@ -95,8 +95,7 @@ class Consumer:
         self._stop.set()
 
     def run(self, *, max_batches: int | None = None) -> None:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        on_stop_signals(self.stop)
         self.kafka.subscribe(self.settings.topics())
         log.info("consumer_started", group=self.settings.group, topics=self.settings.topics())
         batches = 0

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from marshmallow import ValidationError
 from psycopg_pool import ConnectionPool
 
-from paykit.auth.jwt import Verifier
 from paykit.db import create_pool
 from paykit.logging import configure_logging
 from paykit.problems import Problem
 from paykit.web import create_flask_app, current_correlation_id, json_body, problem_response
+from paykit.web_auth import BearerAuth, load_bearer_auth
 from payment_service import settings as settings_module
 from payment_service.adapters.repository import PostgresUnitOfWork
 from payment_service.domain.errors import (
@@ -22,12 +23,6 @@ from payment_service.domain.errors import (
     RefundExceedsCaptured,
 )
 from payment_service.domain.idempotency import StoredResponse, fingerprint, valid_key
-from payment_service.entrypoints.auth import (
-    READ_SCOPE,
-    WRITE_SCOPE,
-    authenticate,
-    load_verifier,
-)
 from payment_service.entrypoints.schemas import (
     CreatePaymentSchema,
     CreateRefundSchema,
@@ -50,6 +45,8 @@ from payment_service.service_layer.unit_of_work import PaymentQuery
 from payment_service.settings import PaymentSettings
 
 REPLAY_HEADER = "Idempotent-Replayed"
+READ_SCOPE = "payments:read"
+WRITE_SCOPE = "payments:write"
 DOMAIN_STATUS: dict[type[DomainError], int] = {
     PaymentNotFound: 404,
     PaymentNotRefundable: 409,
@@ -93,7 +90,7 @@ def _respond(result_body: dict[str, Any], status: int, replayed: bool) -> Respon
 
 
 def payments_blueprint(
-    config: PaymentSettings, pool: ConnectionPool, verifier: Verifier
+    config: PaymentSettings, pool: ConnectionPool, auth: BearerAuth
 ) -> Blueprint:
     api = Blueprint("payments", __name__)
     create_schema = CreatePaymentSchema(
@@ -105,34 +102,42 @@ def payments_blueprint(
     def unit_of_work(conn: Any) -> PostgresUnitOfWork:
         return PostgresUnitOfWork(conn, lock_timeout_ms=config.idempotency_lock_timeout_ms)
 
-    @api.post("/payments")
-    def create_payment() -> Response:
-        merchant = authenticate(verifier, WRITE_SCOPE).subject
-        key = _idempotency_key()
-        body = json_body()
-        try:
-            data = create_schema.load(body)
-        except ValidationError as error:
-            raise _invalid(error) from error
-        command = CreatePayment(
-            merchant_id=merchant, correlation_id=current_correlation_id(), **data
-        )
+    def create_once(
+        merchant: str,
+        key: str,
+        data: dict[str, Any],
+        create: Callable[[PostgresUnitOfWork], dict[str, Any]],
+    ) -> Response:
+        """Run ``create`` at most once per (merchant, key); replay its stored 201 otherwise."""
         with pool.connection() as conn, conn.transaction():
             uow = unit_of_work(conn)
             result = run_once(
                 uow,
                 merchant_id=merchant,
                 key=key,
-                fingerprint=fingerprint("POST", "/payments", data),
-                action=lambda: StoredResponse(
-                    201, payment_view(handlers.create_payment(command, uow))
-                ),
+                fingerprint=fingerprint(request.method, request.path, data),
+                action=lambda: StoredResponse(201, create(uow)),
             )
         return _respond(result.response.body, result.response.status, result.replayed)
 
+    @api.post("/payments")
+    def create_payment() -> Response:
+        merchant = auth.authorise_request(WRITE_SCOPE).subject
+        key = _idempotency_key()
+        try:
+            data = create_schema.load(json_body())
+        except ValidationError as error:
+            raise _invalid(error) from error
+        command = CreatePayment(
+            merchant_id=merchant, correlation_id=current_correlation_id(), **data
+        )
+        return create_once(
+            merchant, key, data, lambda uow: payment_view(handlers.create_payment(command, uow))
+        )
+
     @api.get("/payments/<payment_id>")
     def get_payment(payment_id: str) -> Response:
-        merchant = authenticate(verifier, READ_SCOPE).subject
+        merchant = auth.authorise_request(READ_SCOPE).subject
         with pool.connection() as conn:
             payment = unit_of_work(conn).payments.get(payment_id)
         if payment is None or payment.merchant_id != merchant:
@@ -141,7 +146,7 @@ def payments_blueprint(
 
     @api.get("/payments/<payment_id>/refunds")
     def list_refunds(payment_id: str) -> Response:
-        merchant = authenticate(verifier, READ_SCOPE).subject
+        merchant = auth.authorise_request(READ_SCOPE).subject
         with pool.connection() as conn:
             uow = unit_of_work(conn)
             payment = uow.payments.get(payment_id)
@@ -152,7 +157,7 @@ def payments_blueprint(
 
     @api.get("/payments")
     def list_payments() -> Response:
-        merchant = authenticate(verifier, READ_SCOPE).subject
+        merchant = auth.authorise_request(READ_SCOPE).subject
         try:
             args = ListPaymentsSchema().load(request.args.to_dict())
             after = decode_cursor(args["cursor"]) if args["cursor"] else None
@@ -180,7 +185,7 @@ def payments_blueprint(
 
     @api.post("/payments/<payment_id>/refunds")
     def create_refund(payment_id: str) -> Response:
-        merchant = authenticate(verifier, WRITE_SCOPE).subject
+        merchant = auth.authorise_request(WRITE_SCOPE).subject
         key = _idempotency_key()
         try:
             data = CreateRefundSchema().load(json_body())
@@ -192,18 +197,9 @@ def payments_blueprint(
             correlation_id=current_correlation_id(),
             **data,
         )
-        with pool.connection() as conn, conn.transaction():
-            uow = unit_of_work(conn)
-            result = run_once(
-                uow,
-                merchant_id=merchant,
-                key=key,
-                fingerprint=fingerprint("POST", f"/payments/{payment_id}/refunds", data),
-                action=lambda: StoredResponse(
-                    201, refund_view(handlers.request_refund(command, uow))
-                ),
-            )
-        return _respond(result.response.body, result.response.status, result.replayed)
+        return create_once(
+            merchant, key, data, lambda uow: refund_view(handlers.request_refund(command, uow))
+        )
 
     @api.errorhandler(DomainError)
     def domain_error(error: DomainError) -> Response:
@@ -217,8 +213,11 @@ def create_app(config: PaymentSettings | None = None) -> Flask:
     config = config or settings_module.load()
     configure_logging("payment", json=config.json_logs)
     pool = create_pool(config.database_url.reveal(), max_size=8, name="payment-api")
-    verifier = load_verifier(
-        config.auth_jwks_path, issuer=config.auth_issuer, audience=config.auth_audience
+    auth = load_bearer_auth(
+        issuer=config.auth_issuer,
+        audience=config.auth_audience,
+        jwks_path=config.auth_jwks_path,
+        realm="payments",
     )
 
     def database_answers() -> None:
@@ -228,6 +227,6 @@ def create_app(config: PaymentSettings | None = None) -> Flask:
     app = create_flask_app(
         "payment", readiness_checks={"database": database_answers}, max_content_length=64 * 1024
     )
-    app.register_blueprint(payments_blueprint(config, pool, verifier))
+    app.register_blueprint(payments_blueprint(config, pool, auth))
     app.extensions["payment_pool"] = pool
     return app

@@ -5,7 +5,6 @@ python -m payment_service.entrypoints.workers charger|status-applier|relay|janit
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from payevents.topics import PAYMENT_EVENTS, WEBHOOK_EVENTS
 from paykit.consumer import ConsumerSettings
 from paykit.db import create_pool
 from paykit.logging import configure_logging
+from paykit.signals import on_stop_signals
 from paykit.workers import run_consumer, run_outbox_relay
 from payment_service import settings as settings_module
 from payment_service.adapters.psp import HttpPaymentProvider
@@ -66,9 +66,7 @@ def run_status_applier(config: PaymentSettings) -> None:
 def run_janitor(config: PaymentSettings, stop: threading.Event | None = None) -> None:
     """Every interval: re-check stuck payments at the PSP and prune old idempotency keys."""
     stop = stop or threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(sig, lambda *_: stop.set())
+    on_stop_signals(stop.set)
     psp = HttpPaymentProvider(config.psp_url, timeout_seconds=config.psp_timeout_seconds)
     pool = create_pool(config.database_url.reveal(), max_size=1, name="payment-janitor")
     try:

@@ -4,12 +4,12 @@ Delivers until SIGTERM or SIGINT, finishing and recording the attempt in hand be
 Several senders may run against one Redis; each delivery attempt is claimed by one of them.
 """
 
-import signal
 import sys
 import threading
 
 from paykit.logging import configure_logging
 from paykit.settings import ConfigError
+from paykit.signals import on_stop_signals
 from psp_simulator.bootstrap import build_http_client, build_sender, connect_redis
 from psp_simulator.settings import SERVICE_NAME, load_sender_settings
 
@@ -21,8 +21,7 @@ def main() -> None:
         sys.exit(f"{SERVICE_NAME} webhook sender: {error}")
     configure_logging(SERVICE_NAME, json=settings.log.json, level=settings.log.level)
     stop = threading.Event()
-    for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop_signal, lambda *_: stop.set())
+    on_stop_signals(stop.set)
     client = connect_redis(settings.redis_url.reveal())
     try:
         with build_http_client(settings) as http_client:

@@ -1,7 +1,8 @@
 """The platform's Kafka client settings, in one place.
 
 Producers are idempotent with acks=all, so a retried send never duplicates or reorders a
-partition; consumers never auto-commit, so an offset moves only after the database commit.
+partition; consumers never auto-commit, so an offset moves only after the database commit, and
+read only committed records, so a transactional producer's aborted sends are never seen.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def create_consumer(
         "client_id": client_id,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
         "max_poll_interval_ms": 300_000,
         "session_timeout_ms": 30_000,
         "heartbeat_interval_ms": 3_000,

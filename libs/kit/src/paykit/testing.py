@@ -77,8 +77,12 @@ def running(consumer: Consumer) -> Iterator[threading.Thread]:
 
 
 def read_topic(bootstrap_servers: str, topic: str, *, timeout: float = 10.0) -> list[Any]:
-    """Every record now in ``topic``, read without a consumer group."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    """Every committed record now in ``topic``, read without a consumer group."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in partitions]

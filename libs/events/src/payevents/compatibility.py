@@ -5,6 +5,11 @@ backward compatible when, after the upcasters run, nothing an older producer cou
 is rejected. The check is structural (field by field) because it must hold for every message,
 not just for the examples a test happens to try. Fields an upcaster declares it touches are
 trusted to the upcaster; the behavioural tests of each upcaster cover those.
+
+Code the check cannot read (hooks, custom field types, overridden schema machinery) must be
+declared (``payevents.rules``); anything undeclared is reported, in every version, because a
+check that skips what it cannot judge would pass exactly the changes it cannot see. A declared
+rule that a newer version adds or changes is incompatible unless it is marked ``loosening``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from typing import Any
 from marshmallow import RAISE, Schema, fields, validate
 
 from payevents.registry import EventRegistry
+from payevents.rules import field_type_rule_of, marshmallow_base, schema_rules
 from payevents.schemas import REGISTRY
+
+SCHEMA_LEVEL = "(schema)"
 
 
 @dataclass(frozen=True)
@@ -28,10 +36,10 @@ class CompatibilityProblem:
     problem: str
 
     def __str__(self) -> str:
-        return (
-            f"{self.event_type} v{self.older_version} -> v{self.newer_version}: "
-            f"{self.field}: {self.problem}"
-        )
+        versions = f"v{self.newer_version}"
+        if self.older_version != self.newer_version:
+            versions = f"v{self.older_version} -> {versions}"
+        return f"{self.event_type} {versions}: {self.field}: {self.problem}"
 
 
 def compatibility_problems(registry: EventRegistry = REGISTRY) -> list[CompatibilityProblem]:
@@ -52,7 +60,11 @@ def check_backward_compatible(
     version must read every version before it, not only its predecessor.
     """
     versions = registry.versions(event_type)
-    problems: list[CompatibilityProblem] = []
+    problems = [
+        CompatibilityProblem(event_type, entry.version, entry.version, path, text)
+        for entry in versions
+        for path, text in _unjudgeable(entry.schema)
+    ]
     for newer in versions[1:]:
         for older in versions[: newer.version - 1]:
             trusted: frozenset[str] = frozenset().union(
@@ -71,6 +83,64 @@ def check_backward_compatible(
 
 def _wire_fields(schema: Schema) -> dict[str, fields.Field[Any]]:
     return {field.data_key or name: field for name, field in schema.load_fields.items()}
+
+
+# Field types whose every option that changes what loads is compared below.
+_JUDGED_FIELD_TYPES = (fields.String, fields.Integer, fields.Dict, fields.List, fields.Nested)
+
+
+def _unjudgeable(
+    schema: Schema, prefix: str = "", seen: frozenset[type[Schema]] = frozenset()
+) -> Iterator[tuple[str, str]]:
+    """What the check cannot judge in one version: undeclared code, unknown field types."""
+    if type(schema) in seen:
+        return
+    for text in schema_rules(schema).undeclared:
+        yield prefix.removesuffix(".") or SCHEMA_LEVEL, text
+    for name, field in _wire_fields(schema).items():
+        yield from _unjudgeable_field(field, prefix + name, seen | {type(schema)})
+
+
+def _unjudgeable_field(
+    field: fields.Field[Any], path: str, seen: frozenset[type[Schema]]
+) -> Iterator[tuple[str, str]]:
+    declared, undeclared = field_type_rule_of(field)
+    yield from ((path, text) for text in undeclared)
+    if declared is None and marshmallow_base(type(field)) not in _JUDGED_FIELD_TYPES:
+        yield path, f"the check cannot judge field type {type(field).__name__}"
+    if isinstance(field, fields.Nested):
+        yield from _unjudgeable(field.schema, f"{path}.", seen)
+    elif isinstance(field, fields.List):
+        yield from _unjudgeable_field(field.inner, f"{path}[]", seen)
+    elif isinstance(field, fields.Dict):
+        for part in ("key_field", "value_field"):
+            inner = getattr(field, part)
+            if inner is not None:
+                yield from _unjudgeable_field(inner, f"{path}{{{part}}}", seen)
+
+
+def _compare_rules(old: Schema, new: Schema, where: str) -> Iterator[tuple[str, str]]:
+    """Declared rules are compared by id and by their code: a new or changed one tightens."""
+    older = {rule.id: rule for rule in schema_rules(old).declared}
+    newer = {rule.id: rule for rule in schema_rules(new).declared}
+    for rule_id, rule in sorted(newer.items()):
+        before = older.get(rule_id)
+        if rule.loosening or (before is not None and before.fingerprint == rule.fingerprint):
+            continue
+        change = "adds" if before is None else "changes the code of"
+        yield (
+            where,
+            f"{change} rule {rule_id} ({', '.join(rule.hooks)}: {rule.description}), which "
+            "older producers were not held to; mark it loosening=True only if it refuses "
+            "nothing they could write",
+        )
+    for rule_id, rule in sorted(older.items()):
+        if rule_id not in newer and not rule.only_checks:
+            yield (
+                where,
+                f"drops rule {rule_id} ({', '.join(rule.hooks)}), which rewrote data as it was "
+                "read: the check cannot tell whether older data still reads the same",
+            )
 
 
 def _compare_schemas(
@@ -92,6 +162,7 @@ def _compare_schemas(
     if new.unknown == RAISE:
         for name in sorted(old_fields.keys() - new_fields.keys() - trusted):
             yield prefix + name, "older producers write it, but it is now an unknown field"
+    yield from _compare_rules(old, new, prefix.removesuffix(".") or SCHEMA_LEVEL)
 
 
 def _compare_fields(

@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from payevents.currencies import ISO_4217_CODES
+from payevents.rules import field_type_rule
 
 
 class StrictSchema(Schema):
@@ -36,6 +37,11 @@ class FullMatch(validate.Regexp):
         return value
 
 
+@field_type_rule(
+    "json_string",
+    "A JSON string: bytes and every other value are refused.",
+    expressed=True,  # "type": "string" says exactly this: JSON has no bytes
+)
 class Text(fields.String):
     """A string that must arrive as ``str``; bytes are a producer bug, not text."""
 
@@ -54,6 +60,14 @@ def format_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@field_type_rule(
+    "utc_timestamp",
+    "An ISO 8601 date and time with an explicit offset (Z or +hh:mm), as Python's "
+    "datetime.fromisoformat reads it; a timestamp without an offset is refused. "
+    '"format": "date-time" only annotates this: validators need not assert formats, and '
+    "RFC 3339 differs at the edges (the runtime also reads a space for T, +hhmm or a week date, "
+    "and refuses second 60). Producers always write YYYY-MM-DDTHH:MM:SS.ffffffZ.",
+)
 class UtcDateTime(fields.DateTime):
     """An ISO 8601 timestamp with an explicit offset, normalised to UTC.
 

@@ -9,6 +9,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from payevents import fieldtypes as f
 from payevents.fieldtypes import StrictSchema
 from payevents.registry import EventRegistry
+from payevents.rules import schema_rule
 
 
 class LedgerEntry(StrictSchema):
@@ -40,6 +41,10 @@ class LedgerTransactionPostedV1(StrictSchema):
     refund_id = f.identifier("The refund behind the transaction, if any.", optional=True)
     settlement_batch_id = f.identifier("The settlement batch behind it, if any.", optional=True)
 
+    @schema_rule(
+        "balanced_entries",
+        "The amounts of the debit entries add up to the amounts of the credit entries.",
+    )
     @validates_schema
     def _debits_equal_credits(self, data: dict[str, Any], **kwargs: Any) -> None:
         totals = {"debit": 0, "credit": 0}

@@ -12,6 +12,7 @@ from marshmallow import ValidationError, validates_schema
 from payevents import fieldtypes as f
 from payevents.fieldtypes import StrictSchema
 from payevents.registry import EventRegistry
+from payevents.rules import schema_rule
 
 
 class BatchFacts(StrictSchema):
@@ -47,6 +48,10 @@ class SettlementBatchClosedV1(BatchFacts):
         "gross - refunded - fees; negative when the merchant owes the platform.", minimum=None
     )
 
+    @schema_rule(
+        "net_is_gross_less_refunds_and_fees",
+        "net_amount equals gross_amount - refunded_amount - fee_amount.",
+    )
     @validates_schema
     def _totals_add_up(self, data: dict[str, Any], **kwargs: Any) -> None:
         expected = data["gross_amount"] - data["refunded_amount"] - data["fee_amount"]
@@ -54,6 +59,10 @@ class SettlementBatchClosedV1(BatchFacts):
             raise ValidationError(
                 f"Must equal gross - refunded - fees ({expected}).", field_name="net_amount"
             )
+
+    @schema_rule("period_end_after_start", "period_end is later than period_start.")
+    @validates_schema
+    def _period_is_not_empty(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data["period_end"] <= data["period_start"]:
             raise ValidationError("Must be after period_start.", field_name="period_end")
 

@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
 RUN = $(UV) run --frozen --quiet
 
-.PHONY: help uv deps up down status logs token test lint format
+.PHONY: help uv deps up down status logs token test chaos lint format
 
 help:
 	@echo "make up      start Kafka, PostgreSQL, Redis, topics and every service (cluster 'dev')"
@@ -17,6 +17,7 @@ help:
 	@echo "make logs    the last lines of every log (FOLLOW=1 to follow)"
 	@echo "make token   a development merchant JWT (MERCHANT=MER_x) for the payment API"
 	@echo "make test    unit, integration and end-to-end tests on a throwaway cluster"
+	@echo "make chaos   broker-crash recovery rounds on a cluster of its own (ROUNDS=5 PAYMENTS=300)"
 	@echo "make lint    ruff and mypy"
 
 uv:
@@ -43,6 +44,10 @@ token: deps
 
 test: deps
 	@bash deploy/local/run-tests.sh $(PYTEST_ARGS)
+
+chaos: deps
+	@$(RUN) python -m localcluster.chaos $(if $(ROUNDS),--rounds $(ROUNDS)) \
+		$(if $(PAYMENTS),--payments $(PAYMENTS)) $(CHAOS_ARGS)
 
 lint: deps
 	$(RUN) ruff check .

@@ -6,13 +6,18 @@ from localcluster.config import DEFAULT_PORTS, EPHEMERAL_START, HTTP_OFFSETS, lo
 from localcluster.errors import ClusterError
 
 
-def test_dev_and_test_clusters_use_disjoint_ports() -> None:
+def test_clusters_with_default_ports_use_disjoint_ports() -> None:
     def every_port(name: str) -> set[int]:
         config = load_config({"PAY_CLUSTER": name})
-        return set(config.ports().values()) | {config.http_port(p) for p in HTTP_OFFSETS}
+        # metrics take a block of ten from their offset
+        metrics = {config.http_port("metrics") + n for n in range(10)}
+        return set(config.ports().values()) | {config.http_port(p) for p in HTTP_OFFSETS} | metrics
 
-    assert every_port("dev").isdisjoint(every_port("test"))
-    assert set(DEFAULT_PORTS) == {"dev", "test", "bench"}
+    assert set(DEFAULT_PORTS) == {"dev", "test", "bench", "chaos"}
+    names = sorted(DEFAULT_PORTS)
+    for index, name in enumerate(names):
+        for other in names[index + 1 :]:
+            assert every_port(name).isdisjoint(every_port(other)), (name, other)
 
 
 def test_default_ports_stay_below_the_ephemeral_range() -> None:

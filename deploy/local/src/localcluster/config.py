@@ -40,6 +40,13 @@ DEFAULT_PORTS: dict[str, dict[str, int]] = {
         "redis": 31379,
         "http_base": 31500,
     },
+    "chaos": {
+        "kafka": 23092,
+        "controller": 23093,
+        "postgres": 23432,
+        "redis": 23379,
+        "http_base": 23500,
+    },
 }
 # Every default stays below the kernel's ephemeral range (32768 and up on Linux), where an
 # outgoing connection's local port, or its TIME_WAIT, could hold a listener's port.

@@ -1,0 +1,5 @@
+import sys
+
+from localcluster.chaos.run import main
+
+sys.exit(main())

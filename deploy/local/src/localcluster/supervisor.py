@@ -2,8 +2,9 @@
 
 Why not honcho: it stops every process as soon as one exits, so one crashed worker takes the
 whole platform down, and a test cannot kill a worker to prove nothing is lost. This supervisor
-restarts a process that exits (with growing back-off), gives each its own log file and pid file
-(``<state>/run/svc-<name>.pid``), and on SIGTERM stops them all gracefully.
+restarts a process that exits (see ``restart_delay``), gives each its own log file and pid file
+(``<state>/run/svc-<name>.pid``), logs every start and exit with a timestamp, and on SIGTERM
+stops them all gracefully.
 
     python -m localcluster.supervisor <procfile> <env file> <state dir>
 """
@@ -16,12 +17,46 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from localcluster.config import PROJECT_ROOT
 from localcluster.processes import ManagedProcess, signal_group, wait_for
 
+FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 30.0
+STABLE_AFTER = 10.0  # a process that ran this long did not fail at start
+OUTSIDE_STOPS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT})
+
+
+def restart_delay(exit_code: int, lived: float, quick_failures: int) -> float:
+    """Seconds to wait before starting again a process that exited after ``lived`` seconds.
+
+    Back-off is for a crash loop only: a process failing at start, ``quick_failures`` times in
+    a row, waits 1, 2, 4 ... up to 30 s so it does not spin. One stopped from outside (SIGKILL,
+    SIGTERM, SIGINT: an operator, the OOM killer, a chaos run) or one that ran a while is not in
+    such a loop and comes back at once: every second it is away, its work waits.
+    """
+    killed_from_outside = exit_code < 0 and -exit_code in OUTSIDE_STOPS
+    if killed_from_outside or lived >= STABLE_AFTER:
+        return 0.0
+    doublings = min(max(quick_failures - 1, 0), 5)
+    return min(MAX_BACKOFF, FIRST_BACKOFF * 2.0**doublings)
+
+
+def describe_exit(exit_code: int) -> str:
+    if exit_code < 0:
+        try:
+            return f"was killed by {signal.Signals(-exit_code).name}"
+        except ValueError:
+            return f"was killed by signal {-exit_code}"
+    return f"exited with {exit_code}"
+
+
+def say(message: str) -> None:
+    """One line of the supervisor's log, stamped so it lines up with the services' logs."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    print(f"{now} {message}", flush=True)
 
 
 @dataclass
@@ -29,7 +64,7 @@ class Child:
     name: str
     command: str
     process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
+    quick_failures: int = 0
     next_start: float = 0.0
     started_at: float = field(default_factory=time.monotonic)
 
@@ -76,7 +111,7 @@ class Supervisor:
         log.close()
         child.started_at = time.monotonic()
         ManagedProcess(f"svc-{child.name}", self.run_dir).record(child.process.pid)
-        print(f"started {child.name} (pid {child.process.pid})", flush=True)
+        say(f"started {child.name} (pid {child.process.pid})")
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self._request_stop())
@@ -101,11 +136,14 @@ class Supervisor:
         if code is None:
             return
         lived = time.monotonic() - child.started_at
-        child.restarts = 0 if lived > 60 else child.restarts + 1
-        delay = min(MAX_BACKOFF, 0.5 * 2 ** min(child.restarts, 6))
-        print(f"{child.name} exited with {code}; restarting in {delay:.1f}s", flush=True)
+        delay = restart_delay(code, lived, child.quick_failures + 1)
+        child.quick_failures = child.quick_failures + 1 if delay else 0
+        when = f"in {delay:.1f}s" if delay else "now"
+        say(f"{child.name} {describe_exit(code)} after {lived:.1f}s; starting it again {when}")
         child.process = None
         child.next_start = time.monotonic() + delay
+        if not delay:
+            self._start(child)
 
     def _stop_all(self) -> None:
         running = [c.process for c in self.children if c.process and c.process.poll() is None]
@@ -116,7 +154,7 @@ class Supervisor:
                 signal_group(process.pid, signal.SIGKILL)
         for child in self.children:
             (self.run_dir / f"svc-{child.name}.pid").unlink(missing_ok=True)
-        print("all services stopped", flush=True)
+        say("all services stopped")
 
 
 def main() -> int:

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from marshmallow import Schema, fields, validate
 
 from payevents import REGISTRY, EventRegistry
 from payevents.export import DEFAULT_OUTPUT, main, stale_exports
-from payevents.fieldtypes import StrictSchema
-from payevents.jsonschema_export import render_exports, schema_to_json_schema
+from payevents.fieldtypes import StrictSchema, Text, UtcDateTime
+from payevents.jsonschema_export import STRICT_INTEGER, render_exports, schema_to_json_schema
 
 
 def test_committed_json_schemas_are_up_to_date() -> None:
@@ -34,8 +35,8 @@ def test_documents_are_sorted_two_space_json_with_a_trailing_newline() -> None:
 def test_document_describes_the_whole_message_of_its_type_and_version() -> None:
     document = json.loads(render_exports(REGISTRY)["payment.created/v2.json"])
 
-    assert document["properties"]["type"] == {"const": "payment.created"}
-    assert document["properties"]["version"] == {"const": 2}
+    assert document["properties"]["type"]["const"] == "payment.created"
+    assert document["properties"]["version"]["const"] == 2
     assert document["additionalProperties"] is False
     data = document["properties"]["data"]
     assert data["additionalProperties"] is False
@@ -44,6 +45,7 @@ def test_document_describes_the_whole_message_of_its_type_and_version() -> None:
         "maximum": 2**53 - 1,
         "minimum": 1,
         "type": "integer",
+        "x-runtime-rules": [STRICT_INTEGER],
     }
     assert data["properties"]["capture_method"]["default"] == "automatic"
     assert "capture_method" not in data["required"]
@@ -54,12 +56,13 @@ def test_converter_maps_field_types_and_validators() -> None:
         sku = fields.String(required=True, validate=validate.Length(min=1, max=20))
 
     class Sample(StrictSchema):
-        flag = fields.Boolean(load_default=False)
-        ratio = fields.Integer(validate=validate.Range(min=0, max=10, max_inclusive=False))
+        ratio = fields.Integer(
+            strict=True, validate=validate.Range(min=0, max=10, max_inclusive=False)
+        )
         kind = fields.String(load_default=None, validate=validate.OneOf(["a", "b"]))
         code = fields.String(validate=validate.Regexp("[A-Z]+"))
-        at = fields.DateTime(required=True)
-        tags = fields.Dict(keys=fields.String(), values=fields.Integer())
+        at = UtcDateTime(required=True)
+        tags = fields.Dict(keys=Text(), values=fields.Integer(strict=True))
         lines = fields.List(fields.Nested(Line), validate=validate.Length(min=1))
         parent = fields.Nested(Line, allow_none=True)
 
@@ -67,19 +70,24 @@ def test_converter_maps_field_types_and_validators() -> None:
     properties = document["properties"]
 
     assert document["required"] == ["at"]
-    assert properties["flag"] == {"type": "boolean", "default": False}
-    assert properties["ratio"] == {"type": "integer", "minimum": 0, "exclusiveMaximum": 10}
+    assert properties["ratio"] == {
+        "type": "integer",
+        "minimum": 0,
+        "exclusiveMaximum": 10,
+        "x-runtime-rules": [STRICT_INTEGER],
+    }
     assert properties["kind"] == {
         "type": ["string", "null"],
         "enum": ["a", "b", None],
         "default": None,
     }
     assert properties["code"] == {"type": "string", "pattern": "^[A-Z]+"}
-    assert properties["at"] == {"type": "string", "format": "date-time"}
+    assert properties["at"]["format"] == "date-time"
+    assert [rule["id"] for rule in properties["at"]["x-runtime-rules"]] == ["utc_timestamp"]
     assert properties["tags"] == {
         "type": "object",
         "propertyNames": {"type": "string"},
-        "additionalProperties": {"type": "integer"},
+        "additionalProperties": {"type": "integer", "x-runtime-rules": [STRICT_INTEGER]},
     }
     assert properties["lines"]["minItems"] == 1
     assert properties["lines"]["items"]["properties"]["sku"] == {
@@ -90,12 +98,22 @@ def test_converter_maps_field_types_and_validators() -> None:
     assert properties["parent"]["type"] == ["object", "null"]
 
 
-def test_converter_refuses_field_types_it_does_not_know() -> None:
-    class Sample(StrictSchema):
-        price = fields.Float()
+@pytest.mark.parametrize(
+    ("field", "reason"),
+    [
+        (fields.Float(), "Float"),
+        (fields.Boolean(), '"yes"'),
+        (fields.Integer(), "strict=True"),
+        (fields.DateTime(), "DateTime"),
+    ],
+)
+def test_converter_refuses_field_types_whose_runtime_it_cannot_state(
+    field: fields.Field[Any], reason: str
+) -> None:
+    sample = StrictSchema.from_dict({"value": field})
 
-    with pytest.raises(TypeError, match="Float"):
-        schema_to_json_schema(Sample())
+    with pytest.raises(TypeError, match=reason):
+        schema_to_json_schema(sample())
 
 
 def test_check_reports_missing_stale_and_extra_files(

@@ -4,6 +4,12 @@ Teams and tools outside Python (contract tests, a schema browser, a consumer in 
 language) need the contracts too. Generating the documents from the same schemas the services
 run keeps them from drifting; the converter only knows the field types and validators this
 library uses and refuses anything else rather than export a guess.
+
+Some of what the runtime enforces has no JSON Schema form: schema-level rules (balanced ledger
+entries), integers that must be written without a fraction (JSON Schema compares numbers by
+value, so ``"type": "integer"`` accepts ``100.0``), the strict JSON reading. Each document lists
+those under ``x-runtime-rules`` where they apply and says at its root that it is incomplete, so
+nobody takes a document for the whole contract.
 """
 
 from __future__ import annotations
@@ -15,10 +21,37 @@ from typing import Any
 from marshmallow import RAISE, Schema, fields, missing, validate
 
 from payevents.envelope import EnvelopeSchema
-from payevents.fieldtypes import FullMatch
+from payevents.fieldtypes import FullMatch, UtcDateTime
 from payevents.registry import EventRegistry, RegisteredVersion
+from payevents.rules import field_type_rule_of, schema_rules
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+RUNTIME_RULES = "x-runtime-rules"
+
+STRICT_INTEGER = {
+    "id": "strict_integer",
+    "description": (
+        "A JSON number written without a fraction or an exponent: 100.0 and 1e2 are refused "
+        'although they equal 100. JSON Schema compares numbers by value, so "type": "integer" '
+        "cannot say this; check the number as written (or as your parser types it)."
+    ),
+}
+MESSAGE_RULES = [
+    {
+        "id": "strict_json",
+        "description": (
+            "The message is UTF-8 JSON read strictly: duplicate keys, NaN and Infinity are "
+            "refused before any schema applies, and JSON Schema only sees the parsed value."
+        ),
+    },
+    {
+        "id": "headers_match_body",
+        "description": (
+            "When the Kafka record carries event-type, event-version, event-id or "
+            "correlation-id headers, each equals the body's type, version, id or correlation_id."
+        ),
+    },
+]
 
 
 def export_path(event_type: str, version: int) -> str:
@@ -41,18 +74,28 @@ def event_json_schema(entry: RegisteredVersion) -> dict[str, Any]:
     """A whole message of one (type, version): the envelope with its data schema inside."""
     document = schema_to_json_schema(EnvelopeSchema())
     properties = document["properties"]
-    properties["type"] = {"const": entry.event_type}
-    properties["version"] = {"const": entry.version}
+    properties["type"] = {**properties["type"], "const": entry.event_type}
+    properties["version"] = {**properties["version"], "const": entry.version}
     properties["data"] = schema_to_json_schema(entry.schema)
     document["$schema"] = DRAFT_2020_12
     document["title"] = f"{entry.event_type} v{entry.version}"
     doc = type(entry.schema).__doc__
     if doc:
         document["description"] = inspect.cleandoc(doc)
+    document[RUNTIME_RULES] = [dict(rule) for rule in MESSAGE_RULES]
+    document["$comment"] = (
+        "Not the whole contract: the runtime also enforces rules JSON Schema cannot express, "
+        f"each listed under {RUNTIME_RULES} where it applies (here: "
+        f"{', '.join(sorted(_rule_ids(document)))}). A message valid against this document "
+        "may still be refused."
+    )
     return document
 
 
 def schema_to_json_schema(schema: Schema) -> dict[str, Any]:
+    scanned = schema_rules(schema)
+    if scanned.undeclared:
+        raise TypeError(f"cannot export what is not declared: {'; '.join(scanned.undeclared)}")
     properties: dict[str, Any] = {}
     required: list[str] = []
     for name, field in schema.load_fields.items():
@@ -65,6 +108,11 @@ def schema_to_json_schema(schema: Schema) -> dict[str, Any]:
         document["required"] = sorted(required)
     if schema.unknown == RAISE:
         document["additionalProperties"] = False
+    if scanned.declared:
+        document[RUNTIME_RULES] = [
+            {"id": rule.id, "description": rule.description}
+            for rule in sorted(scanned.declared, key=lambda rule: rule.id)
+        ]
     return document
 
 
@@ -80,7 +128,32 @@ def field_to_json_schema(field: fields.Field[Any]) -> dict[str, Any]:
     description = field.metadata.get("description")
     if description:
         document["description"] = description
+    rules = _field_rules(field)
+    if rules:
+        document[RUNTIME_RULES] = rules
     return document
+
+
+def _field_rules(field: fields.Field[Any]) -> list[dict[str, Any]]:
+    """What the runtime checks on this field that the field's JSON Schema does not say."""
+    declaration, undeclared = field_type_rule_of(field)
+    if undeclared:
+        raise TypeError(f"cannot export what is not declared: {'; '.join(undeclared)}")
+    rules: list[dict[str, Any]] = []
+    if declaration is not None and not declaration.expressed:
+        rules.append({"id": declaration.id, "description": declaration.description})
+    if isinstance(field, fields.Integer):
+        rules.append(dict(STRICT_INTEGER))
+    return rules
+
+
+def _rule_ids(document: Any) -> set[str]:
+    if isinstance(document, list):
+        return set().union(*(_rule_ids(item) for item in document))
+    if not isinstance(document, dict):
+        return set()
+    found = {rule["id"] for rule in document.get(RUNTIME_RULES, [])}
+    return found.union(*(_rule_ids(value) for value in document.values()))
 
 
 def _type_keywords(field: fields.Field[Any]) -> dict[str, Any]:
@@ -96,14 +169,19 @@ def _type_keywords(field: fields.Field[Any]) -> dict[str, Any]:
         if field.value_field is not None:
             document["additionalProperties"] = field_to_json_schema(field.value_field)
         return document
-    if isinstance(field, fields.DateTime):
+    if isinstance(field, UtcDateTime):
         return {"type": "string", "format": "date-time"}
-    if isinstance(field, fields.Boolean):
-        return {"type": "boolean"}
-    if isinstance(field, fields.Integer):
+    if isinstance(field, fields.Integer) and field.strict:
         return {"type": "integer"}
     if isinstance(field, fields.String):
         return {"type": "string"}
+    if isinstance(field, fields.Integer):
+        raise TypeError(
+            'Integer without strict=True reads "5" and truncates 5.5 to 5: '
+            '"type": "integer" would claim it refuses them'
+        )
+    if isinstance(field, fields.Boolean):
+        raise TypeError('Boolean reads "yes", "on" and 1 as true: "type": "boolean" would not')
     raise TypeError(f"no JSON Schema mapping for field type {type(field).__name__}")
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +158,21 @@ def test_check_fails_when_a_schema_changes_without_regenerating(tmp_path: Path) 
     registry.register("payment.failed", 2, Extra)
 
     assert stale_exports(tmp_path, registry) == ["missing: payment.failed/v2.json"]
+
+
+class LuckyRegexp(validate.Regexp):
+    def __call__(self, value: Any) -> Any:
+        return value if value == "lucky" else super().__call__(value)
+
+
+@pytest.mark.parametrize(
+    "validator",
+    [LuckyRegexp("[a-z]+"), validate.Regexp("[a-z]+", re.IGNORECASE), validate.Email()],
+)
+def test_converter_refuses_validators_it_cannot_read_from_their_parameters(
+    validator: validate.Validator,
+) -> None:
+    sample = StrictSchema.from_dict({"value": fields.String(validate=validator)})
+
+    with pytest.raises(TypeError, match="no JSON Schema mapping for validator"):
+        schema_to_json_schema(sample())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -275,3 +276,43 @@ def test_a_new_rule_that_an_upcaster_makes_older_data_satisfy_can_be_marked_loos
 
     assert problems_of(registry) == []
     assert registry.read("test.ruled", 1, {"low": 5, "high": 1}) == {"low": 5, "high": None}
+
+
+class RangeWithExceptions(validate.Range):
+    def __call__(self, value: Any) -> Any:
+        if value == 13:
+            raise ValidationError("Unlucky.")
+        return super().__call__(value)
+
+
+def test_a_validator_subclass_is_compared_as_opaque_code_not_by_its_parameters() -> None:
+    class RuledV1(StrictSchema):
+        amount = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+
+    class RuledV2(StrictSchema):
+        amount = fields.Integer(strict=True, required=True, validate=RangeWithExceptions(min=1))
+
+    registry = EventRegistry()
+    registry.register("test.ruled", 1, RuledV1)
+    registry.register("test.ruled", 2, RuledV2)
+
+    assert [problem.split(": ", 2)[2] for problem in problems_of(registry)] == [
+        "adds a validator the check cannot compare: <RangeWithExceptions(min=1, max=None, "
+        "min_inclusive=True, max_inclusive=True, error=None)>"
+    ]
+
+
+def test_adding_a_flag_to_a_pattern_is_a_changed_pattern() -> None:
+    class RuledV1(StrictSchema):
+        code = fields.String(required=True, validate=validate.Regexp("[a-z]+"))
+
+    class RuledV2(StrictSchema):
+        code = fields.String(required=True, validate=validate.Regexp("[a-z]+", re.ASCII))
+
+    registry = EventRegistry()
+    registry.register("test.ruled", 1, RuledV1)
+    registry.register("test.ruled", 2, RuledV2)
+
+    assert [problem.split(": ", 2)[2] for problem in problems_of(registry)] == [
+        "must now match Regexp([a-z]+, flags=re.ASCII)"
+    ]

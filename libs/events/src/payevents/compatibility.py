@@ -20,6 +20,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from payevents.fieldtypes import PARAMETER_VALIDATORS, pattern_flags
 from payevents.registry import EventRegistry
 from payevents.rules import field_type_rule_of, marshmallow_base, schema_rules
 from payevents.schemas import REGISTRY
@@ -219,7 +220,9 @@ def _narrowed_validators(old: fields.Field[Any], new: fields.Field[Any]) -> Iter
 def _rules(field: fields.Field[Any]) -> dict[str, Any]:
     rules: dict[str, Any] = {"patterns": set(), "opaque": set()}
     for validator in field.validators:
-        if isinstance(validator, validate.OneOf):
+        if type(validator) not in PARAMETER_VALIDATORS:
+            rules["opaque"].add(repr(validator))
+        elif isinstance(validator, validate.OneOf):
             rules["enum"] = list(validator.choices)
         elif isinstance(validator, validate.Range):
             if validator.min is not None:
@@ -234,9 +237,11 @@ def _rules(field: fields.Field[Any]) -> dict[str, Any]:
             if high is not None:
                 rules["max_length"] = (high, True)
         elif isinstance(validator, validate.Regexp):
-            rules["patterns"].add(f"{type(validator).__name__}({validator.regex.pattern!s})")
-        else:
-            rules["opaque"].add(repr(validator))
+            flags = pattern_flags(validator)
+            suffix = f", flags={flags}" if flags else ""
+            rules["patterns"].add(
+                f"{type(validator).__name__}({validator.regex.pattern!s}{suffix})"
+            )
     return rules
 
 

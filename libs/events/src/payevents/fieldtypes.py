@@ -37,6 +37,22 @@ class FullMatch(validate.Regexp):
         return value
 
 
+def pattern_flags(validator: validate.Regexp) -> int:
+    """Flags beyond the default ``re.UNICODE`` of a str pattern: they change what it matches."""
+    return int(validator.regex.flags) & ~re.UNICODE
+
+
+# Validators whose whole behaviour is their parameters, so the compatibility check and the
+# export can read them; a subclass could do anything in __call__ and is treated as opaque.
+PARAMETER_VALIDATORS: tuple[type[validate.Validator], ...] = (
+    validate.OneOf,
+    validate.Range,
+    validate.Length,
+    validate.Regexp,
+    FullMatch,
+)
+
+
 @field_type_rule(
     "json_string",
     "A JSON string: bytes and every other value are refused.",

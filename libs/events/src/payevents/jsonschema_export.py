@@ -21,7 +21,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, fields, missing, validate
 
 from payevents.envelope import EnvelopeSchema
-from payevents.fieldtypes import FullMatch, UtcDateTime
+from payevents.fieldtypes import PARAMETER_VALIDATORS, FullMatch, UtcDateTime, pattern_flags
 from payevents.registry import EventRegistry, RegisteredVersion
 from payevents.rules import field_type_rule_of, schema_rules
 
@@ -193,6 +193,8 @@ _SIZE_KEYWORDS = {
 
 
 def _validator_keywords(validator: Any, json_type: Any) -> dict[str, Any]:
+    if type(validator) not in PARAMETER_VALIDATORS:
+        raise TypeError(f"no JSON Schema mapping for validator {validator!r}")
     if isinstance(validator, validate.OneOf):
         return {"enum": list(validator.choices)}
     if isinstance(validator, validate.Range):
@@ -212,7 +214,7 @@ def _validator_keywords(validator: Any, json_type: Any) -> dict[str, Any]:
         if high is not None:
             keywords[high_key] = high
         return keywords
-    if isinstance(validator, validate.Regexp):
+    if isinstance(validator, validate.Regexp) and not pattern_flags(validator):
         # JSON Schema patterns search anywhere; anchor them to mean what the validator means.
         pattern = str(validator.regex.pattern)
         anchored = f"^(?:{pattern})$" if isinstance(validator, FullMatch) else f"^{pattern}"

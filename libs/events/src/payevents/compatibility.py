@@ -30,6 +30,9 @@ SCHEMA_LEVEL = "(schema)"
 
 @dataclass(frozen=True)
 class CompatibilityProblem:
+    """One reason a version cannot read an older one; equal versions mark a problem of one
+    version alone: code in it that the check cannot judge."""
+
     event_type: str
     older_version: int
     newer_version: int

@@ -4,19 +4,27 @@
 topic it first failed on, without its routing headers, so the group processes it afresh once
 the handler is fixed; the replayer's own consumer group remembers what was replayed, so running
 ``replay`` twice does not send a message twice.
+
+Every command ends: it reads from the first letter retention kept (never from an offset that
+no longer exists) up to the end it saw when it started, and gives up with an error when the
+broker stops making progress. Every failure is one ``error: ...`` line and a non-zero exit.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import re
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
 
 from paykit.consumer.routing import (
@@ -33,6 +41,18 @@ from paykit.consumer.routing import (
 )
 from paykit.kafka_clients import create_consumer, create_producer
 
+DEFAULT_TIMEOUT = 10.0
+_SPOT = re.compile(r"^(\d+):(\d+)$")
+Spot = tuple[int, int]
+
+
+class DlqError(Exception):
+    """A problem the person running the command must fix; printed as one line."""
+
+
+class UsageError(DlqError):
+    """The command line itself is wrong (exit status 2, as argparse uses)."""
+
 
 @dataclass(frozen=True)
 class DeadLetter:
@@ -41,6 +61,10 @@ class DeadLetter:
     key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]]
+
+    @property
+    def spot(self) -> Spot:
+        return (self.partition, self.offset)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -62,25 +86,60 @@ class DeadLetter:
         }
 
 
-def _records(consumer: KafkaConsumer, dlq_topic: str, from_committed: bool) -> Iterator[Any]:
-    """Every record from the start (or the replayer's position) up to the current end."""
+def read_to_end(
+    consumer: KafkaConsumer, dlq_topic: str, *, from_committed: bool, timeout: float
+) -> Iterator[Any]:
+    """Every record from the first one kept (or the consumer group's position, if later) up to
+    the end offsets of the start; letters written meanwhile wait for the next run.
+
+    Retention may have removed the records at offset 0 or at the committed position, so the
+    start is never below the partition's beginning offset. ``timeout`` bounds each request and
+    any stretch of polling in which no partition moves.
+    """
+    timeout_ms = int(timeout * 1000)
     partitions = consumer.partitions_for_topic(dlq_topic)
     if not partitions:
-        raise SystemExit(f"error: topic {dlq_topic} does not exist")
+        raise DlqError(f"topic {dlq_topic} does not exist")
     tps = [TopicPartition(dlq_topic, p) for p in sorted(partitions)]
     consumer.assign(tps)
-    ends = consumer.end_offsets(tps)
+    beginnings = consumer.beginning_offsets(tps, timeout_ms=timeout_ms)
+    ends = consumer.end_offsets(tps, timeout_ms=timeout_ms)
+    unread = set()
     for tp in tps:
-        committed = consumer.committed(tp) if from_committed else None
-        consumer.seek(tp, committed or 0)
-    remaining = {tp for tp in tps if consumer.position(tp) < ends[tp]}
-    while remaining:
-        for tp, batch in consumer.poll(timeout_ms=1000).items():
+        committed = consumer.committed(tp, timeout_ms=timeout_ms) if from_committed else None
+        start = max(committed or 0, beginnings[tp])
+        consumer.seek(tp, start)
+        if start < ends[tp]:
+            unread.add(tp)
+    deadline = time.monotonic() + timeout
+    while unread:
+        batches = consumer.poll(timeout_ms=min(500, timeout_ms))
+        for tp, batch in batches.items():
             for record in batch:
                 if record.offset < ends[tp]:
                     yield record
-            if consumer.position(tp) >= ends[tp]:
-                remaining.discard(tp)
+        # a partition can reach its end without a record: aborted or removed ones are skipped
+        positions = {tp: consumer.position(tp, timeout_ms=timeout_ms) for tp in unread}
+        finished = {tp for tp, at in positions.items() if at is not None and at >= ends[tp]}
+        unread -= finished
+        if batches or finished:
+            deadline = time.monotonic() + timeout
+        elif time.monotonic() > deadline:
+            stuck = ", ".join(
+                f"partition {tp.partition} at {positions[tp]} of {ends[tp]}"
+                for tp in sorted(unread)
+            )
+            raise DlqError(f"reading {dlq_topic} made no progress for {timeout:g} s ({stuck})")
+
+
+def _connect(bootstrap_servers: str, timeout: float, build: Any) -> Any:
+    """``build()`` a Kafka client, naming the address when no broker answers there."""
+    try:
+        return build()
+    except KafkaTimeoutError as error:
+        raise DlqError(
+            f"no Kafka broker answered at {bootstrap_servers} within {timeout:g} s"
+        ) from error
 
 
 def _letter(record: Any) -> DeadLetter:
@@ -88,16 +147,36 @@ def _letter(record: Any) -> DeadLetter:
     return DeadLetter(record.partition, record.offset, record.key, record.value, headers)
 
 
-def list_dead_letters(bootstrap_servers: str, dlq_topic: str) -> list[DeadLetter]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+def list_dead_letters(
+    bootstrap_servers: str, dlq_topic: str, *, timeout: float = DEFAULT_TIMEOUT
+) -> list[DeadLetter]:
+    """Every letter now in ``dlq_topic``, read without a consumer group (nothing is recorded)."""
+    consumer: KafkaConsumer = _connect(
+        bootstrap_servers,
+        timeout,
+        lambda: KafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            client_id="paykit-dlq",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # the runtime may dead-letter from a transaction; an aborted letter was never sent
+            isolation_level="read_committed",
+            bootstrap_timeout_ms=int(timeout * 1000),
+        ),
+    )
     try:
-        return [_letter(r) for r in _records(consumer, dlq_topic, from_committed=False)]
+        records = read_to_end(consumer, dlq_topic, from_committed=False, timeout=timeout)
+        return [_letter(r) for r in records]
     finally:
         consumer.close()
 
 
 def replay(
-    bootstrap_servers: str, dlq_topic: str, *, offsets: set[tuple[int, int]] | None = None
+    bootstrap_servers: str,
+    dlq_topic: str,
+    *,
+    offsets: set[Spot] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> list[DeadLetter]:
     """Send dead letters back to their original topic; return what was sent.
 
@@ -105,40 +184,71 @@ def replay(
     moves past it; with ``offsets`` (partition, offset) exactly those are sent, again if asked.
     """
     group = f"{dlq_topic}.replayer"
-    consumer = create_consumer(bootstrap_servers, group_id=group, client_id=group)
-    producer = create_producer(bootstrap_servers, client_id=group)
+    bootstrap_ms = int(timeout * 1000)
+    consumer: KafkaConsumer = _connect(
+        bootstrap_servers,
+        timeout,
+        lambda: create_consumer(
+            bootstrap_servers, group_id=group, client_id=group, bootstrap_timeout_ms=bootstrap_ms
+        ),
+    )
+    producer: KafkaProducer | None = None
     sent: list[DeadLetter] = []
     try:
-        for record in _records(consumer, dlq_topic, from_committed=offsets is None):
-            letter = _letter(record)
-            if offsets is not None and (letter.partition, letter.offset) not in offsets:
+        producer = _connect(
+            bootstrap_servers,
+            timeout,
+            lambda: create_producer(
+                bootstrap_servers, client_id=group, bootstrap_timeout_ms=bootstrap_ms
+            ),
+        )
+        records = read_to_end(consumer, dlq_topic, from_committed=offsets is None, timeout=timeout)
+        for letter in map(_letter, records):
+            if offsets is not None and letter.spot not in offsets:
                 continue
             target = header(letter.headers, H_ORIGINAL_TOPIC)
             if target is None:
-                raise SystemExit(f"error: {letter.partition}/{letter.offset} has no original topic")
+                raise DlqError(f"{letter.partition}:{letter.offset} has no original topic")
             producer.send(
                 target, key=letter.key, value=letter.value, headers=without_routing(letter.headers)
-            ).get(timeout=30)
+            ).get(timeout=timeout)
             sent.append(letter)
             if offsets is None:
-                consumer.commit(
-                    {
-                        TopicPartition(dlq_topic, letter.partition): OffsetAndMetadata(
-                            letter.offset + 1, "", -1
-                        )
-                    }
-                )
-        producer.flush()
+                done = OffsetAndMetadata(letter.offset + 1, "", -1)
+                consumer.commit({TopicPartition(dlq_topic, letter.partition): done})
+        producer.flush(timeout=timeout)
     finally:
-        producer.close()
+        if producer is not None:
+            producer.close(timeout=timeout)
         consumer.close(autocommit=False)
     return sent
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="paykit.dlq", description=__doc__.split("\n\n")[0])
+class _Parser(argparse.ArgumentParser):
+    """Turns argparse's usage-and-exit into a ``UsageError``, so it is one line like the rest."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _spot(text: str) -> Spot:
+    match = _SPOT.match(text)
+    if match is None:
+        raise UsageError(f"--at takes PARTITION:OFFSET, not {text!r}")
+    return (int(match[1]), int(match[2]))
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = _Parser(prog="paykit.dlq", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--bootstrap-servers", default=None, help="default: $KAFKA_BOOTSTRAP_SERVERS"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="seconds to wait for a broker, or for a read that makes no progress "
+        f"(default: {DEFAULT_TIMEOUT:g})",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("list", "show", "replay"):
@@ -146,40 +256,59 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument("dlq_topic")
         if name != "list":
             cmd.add_argument("--at", action="append", default=[], metavar="PARTITION:OFFSET")
-    args = parser.parse_args(argv)
-    servers = args.bootstrap_servers or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not servers:
-        print("error: give --bootstrap-servers or set KAFKA_BOOTSTRAP_SERVERS", file=sys.stderr)
-        return 2
-    try:
-        at = {tuple(int(n) for n in spot.split(":", 1)) for spot in getattr(args, "at", [])}
-    except ValueError:
-        print("error: --at takes PARTITION:OFFSET", file=sys.stderr)
-        return 2
-    selected = {(p, o) for p, o in at} if at else None
+    return parser.parse_args(argv)
+
+
+def _missing(wanted: set[Spot] | None, found: list[DeadLetter], dlq_topic: str) -> None:
+    """Fail on letters asked for by ``--at`` that are not in the topic (any more)."""
+    absent = sorted((wanted or set()) - {letter.spot for letter in found})
+    if absent:
+        where = ", ".join(f"{p}:{o}" for p, o in absent)
+        raise DlqError(f"no letter at {where} in {dlq_topic}")
+
+
+def _run(args: argparse.Namespace, servers: str) -> None:
+    selected = {_spot(text) for text in getattr(args, "at", [])} or None
+    topic, timeout = args.dlq_topic, args.timeout
     if args.command == "replay":
-        letters = replay(servers, args.dlq_topic, offsets=selected)
-        print(f"replayed {len(letters)} message(s) from {args.dlq_topic}")
-        return 0
-    letters = list_dead_letters(servers, args.dlq_topic)
+        letters = replay(servers, topic, offsets=selected, timeout=timeout)
+        print(f"replayed {len(letters)} message(s) from {topic}")
+        _missing(selected, letters, topic)
+        return
+    letters = list_dead_letters(servers, topic, timeout=timeout)
     if args.command == "show":
-        letters = [x for x in letters if selected is None or (x.partition, x.offset) in selected]
+        letters = [x for x in letters if selected is None or x.spot in selected]
         for letter in letters:
-            print(
-                json.dumps(
-                    {**letter.describe(), "value": letter.value.decode(errors="replace")}, indent=2
-                )
-            )
-        return 0
+            shown = {**letter.describe(), "value": letter.value.decode(errors="replace")}
+            print(json.dumps(shown, indent=2))
+        _missing(selected, letters, topic)
+        return
     for letter in letters:
         d = letter.describe()
         print(
             f"{d['partition']}:{d['offset']}  {d['reason']}  attempts={d['attempts']}  "
             f"{d['error']['type']}: {d['error']['message']}"
         )
-    print(f"{len(letters)} message(s) in {args.dlq_topic}")
+    print(f"{len(letters)} message(s) in {topic}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the exit status (2: a wrong command line, 1: anything else)."""
+    try:
+        args = _parse(argv)
+        servers = args.bootstrap_servers or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not servers:
+            raise UsageError("give --bootstrap-servers or set KAFKA_BOOTSTRAP_SERVERS")
+        _run(args, servers)
+    except (DlqError, KafkaError) as error:
+        if os.environ.get("PAY_DEBUG"):
+            raise
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2 if isinstance(error, UsageError) else 1
     return 0
 
 
 if __name__ == "__main__":
+    if not os.environ.get("PAY_DEBUG"):  # kafka-python's own warnings would repeat the error
+        logging.getLogger("kafka").addHandler(logging.NullHandler())
     sys.exit(main())

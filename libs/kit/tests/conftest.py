@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
 from psycopg_pool import ConnectionPool
 
 from localcluster.testing import ClusterEnv
@@ -90,8 +90,17 @@ def make_consumer(
         producer = create_producer(cluster.bootstrap_servers, client_id=group)
         producers.append(producer)
         kafka = create_consumer(cluster.bootstrap_servers, group_id=group, client_id=group)
+
+        def lag_client() -> KafkaConsumer:
+            return create_consumer(cluster.bootstrap_servers, group_id=group, client_id="lag")
+
         return Consumer(
-            ConsumerSettings(topic, group, **settings), handler, kit_pool, kafka, producer
+            ConsumerSettings(topic, group, **settings),
+            handler,
+            kit_pool,
+            kafka,
+            producer,
+            lag_client=lag_client,
         )
 
     yield build

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from localcluster.testing import ClusterEnv
 from payevents import Envelope
 from payevents.topics import Topic
-from paykit.consumer import DlqLimit, DlqLimitExceeded, RetryableError
+from paykit.consumer import RetryableError
 from paykit.consumer.routing import (
     H_ATTEMPTS,
     H_DLQ_REASON,
@@ -24,6 +24,7 @@ from paykit.consumer.routing import (
 )
 from paykit.db import Connection
 from paykit.dlq import list_dead_letters, replay
+from paykit.health import check
 from paykit.testing import read_topic, running, wait_until
 
 pytestmark = pytest.mark.integration
@@ -191,55 +192,35 @@ def test_a_pending_retry_does_not_block_the_main_partition(
     assert calls[failing.id] == 2
 
 
-def test_the_dlq_limit_stops_a_consumer_whose_handler_fails_everything(
-    cluster: ClusterEnv, topic: Topic, make_consumer, make_event, publish, unique: str
-) -> None:
-    def bad_deploy(conn: Connection, envelope: Envelope) -> None:
-        raise KeyError("amount")
-
-    for n in range(30):
-        publish(topic.name, make_event(f"PAY_{unique}{n}"))
-    consumer = make_consumer(
-        topic,
-        bad_deploy,
-        retry_delays=(),
-        batch_size=5,
-        dlq_limit=DlqLimit(max_ratio=0.8, window=10, min_messages=10),
-    )
-    with (
-        pytest.raises(DlqLimitExceeded, match="most recent messages were dead-lettered"),
-        running(consumer) as thread,
-    ):
-        thread.join(timeout=60)
-    dead = list_dead_letters(cluster.bootstrap_servers, topic.dlq_topic(topic.consumers[0].name))
-    assert 0 < len(dead) < 30
-
-
-def test_the_poll_loop_touches_its_liveness_file_and_counts_in_metrics(
+def test_the_poll_loop_keeps_its_health_file_fresh_and_counts_in_metrics(
     topic: Topic, make_consumer, make_event, publish, effects, unique: str, tmp_path
 ) -> None:
-    liveness = tmp_path / "alive"
+    liveness = tmp_path / "health.json"
     for n in range(3):
         publish(topic.name, make_event(f"PAY_{unique}{n}"))
     group = topic.consumers[0].name
     before = REGISTRY.get_sample_value(
         "paykit_consumer_processed_total", {"group": group, "topic": topic.name}
     )
-    with running(make_consumer(topic, liveness_file=liveness, lag_interval=0.0)):
+    with running(make_consumer(topic, health_file=liveness, lag_interval=0.2)):
         assert wait_until(lambda: len(effects(f"PAY_{unique}")) == 3)
         first_touch = liveness.stat().st_mtime_ns
         assert wait_until(lambda: liveness.stat().st_mtime_ns > first_touch, timeout=5)
+        assert check(liveness, max_age=5, live_only=False) == (True, f"{group}: ready")
+        assert wait_until(lambda: lag_of(group, topic) == [0.0, 0.0, 0.0], timeout=10)
     processed = REGISTRY.get_sample_value(
         "paykit_consumer_processed_total", {"group": group, "topic": topic.name}
     )
     assert before is None and processed == 3
-    lags = [
+
+
+def lag_of(group: str, topic: Topic) -> list[float | None]:
+    return [
         REGISTRY.get_sample_value(
             "paykit_consumer_lag", {"group": group, "topic": topic.name, "partition": str(p)}
         )
         for p in range(topic.partitions)
     ]
-    assert lags == [0.0, 0.0, 0.0]
 
 
 def test_the_dlq_command_lists_shows_and_replays(

@@ -7,19 +7,55 @@ SIGTERM or SIGINT, and closes everything it opened. Services call these from the
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
+from kafka import KafkaConsumer
 from prometheus_client import start_http_server
 
-from paykit.consumer import Consumer, ConsumerSettings, Handler
+from paykit.consumer import Consumer, ConsumerConfigError, ConsumerSettings, Handler
 from paykit.db import create_pool
 from paykit.kafka_clients import create_consumer, create_producer
 from paykit.outbox import OutboxRelay
+from paykit.settings import ConfigError, Env, load_settings
 from paykit.signals import on_stop_signals
 
 log = structlog.get_logger(__name__)
+
+EXIT_CONFIG = 78  # EX_CONFIG: restarting will not help until the configuration changes
+
+
+@dataclass(frozen=True)
+class WorkerEnvironment:
+    """What every worker reads beside its service's settings."""
+
+    health_dir: Path | None
+
+    def health_file(self, client_id: str) -> Path | None:
+        return self.health_dir / f"{client_id}.json" if self.health_dir else None
+
+
+def _worker_environment(env: Env) -> WorkerEnvironment:
+    health_dir = env.str("PAYKIT_HEALTH_DIR", None)
+    return WorkerEnvironment(health_dir=Path(health_dir) if health_dir else None)
+
+
+def worker_environment() -> WorkerEnvironment:
+    return load_settings(_worker_environment)
+
+
+def exit_on_config_error(main: Callable[[], int]) -> int:
+    """Run ``main``; a configuration error ends the process with one line and EX_CONFIG."""
+    try:
+        return main()
+    except (ConfigError, ConsumerConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def _serve_metrics(port: int | None) -> None:
@@ -36,12 +72,21 @@ def run_consumer(
     client_id: str,
     metrics_port: int | None = None,
 ) -> None:
-    """Consume until a stop signal; raises what stops it otherwise (e.g. the DLQ limit)."""
+    """Consume until a stop signal; a DLQ limit or a lost database holds it, never ends it."""
+    if settings.health_file is None:
+        health_file = worker_environment().health_file(client_id)
+        settings = dataclasses.replace(settings, health_file=health_file)
     _serve_metrics(metrics_port)
     pool = create_pool(database_url, max_size=2, name=client_id)
     producer = create_producer(bootstrap_servers, client_id=client_id)
     kafka = create_consumer(bootstrap_servers, group_id=settings.group, client_id=client_id)
-    consumer = Consumer(settings, handler, pool, kafka, producer)
+
+    def lag_client() -> KafkaConsumer:
+        return create_consumer(
+            bootstrap_servers, group_id=settings.group, client_id=f"{client_id}-lag"
+        )
+
+    consumer = Consumer(settings, handler, pool, kafka, producer, lag_client=lag_client)
     try:
         consumer.run()
     finally:

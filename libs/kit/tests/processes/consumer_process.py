@@ -22,7 +22,7 @@ from paykit.kafka_clients import create_consumer, create_producer
 
 
 class DiesAfterDbCommit(Consumer):
-    def _route(self, outcomes: Any) -> None:
+    def _route(self, outcomes: Any) -> Any:
         print("db-committed", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 

@@ -1,15 +1,24 @@
-"""The consumer runtime: inbox dedupe, retry tiers, dead letter queue, graceful stop."""
+"""The consumer runtime: inbox dedupe, retry tiers, dead letter queue, parking, graceful stop."""
 
-from paykit.consumer.errors import DlqLimitExceeded, InvalidMessage, RetryableError
+from paykit.consumer.applying import Handler
+from paykit.consumer.errors import (
+    ConsumerConfigError,
+    InvalidMessage,
+    MalformedRecord,
+    RetryableError,
+    TransactionAborted,
+)
 from paykit.consumer.routing import DlqLimit
-from paykit.consumer.runtime import Consumer, ConsumerSettings, Handler
+from paykit.consumer.runtime import Consumer, ConsumerSettings
 
 __all__ = [
     "Consumer",
+    "ConsumerConfigError",
     "ConsumerSettings",
     "DlqLimit",
-    "DlqLimitExceeded",
     "Handler",
     "InvalidMessage",
+    "MalformedRecord",
     "RetryableError",
+    "TransactionAborted",
 ]

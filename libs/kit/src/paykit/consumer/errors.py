@@ -1,4 +1,4 @@
-"""How a handler tells the runtime what went wrong, and what stops a consumer."""
+"""How a handler tells the runtime what went wrong, and the runtime's own failure types."""
 
 
 class InvalidMessage(Exception):
@@ -9,9 +9,22 @@ class RetryableError(Exception):
     """A transient failure (a provider timed out): retry through the tiers, then dead-letter."""
 
 
-class DlqLimitExceeded(Exception):
-    """Most recent messages were dead-lettered: stop rather than dead-letter everything.
+class MalformedRecord(InvalidMessage):
+    """The record itself cannot be read or routed: no value (a tombstone), a bad routing header."""
 
-    The offsets of the batch that tripped the limit are not committed, so the messages are
-    consumed again once whatever broke them (usually a bad deploy) is fixed.
+
+class TransactionAborted(Exception):
+    """The handler returned but left its transaction aborted.
+
+    That happens when a handler catches a database error without a savepoint of its own: the
+    effect is gone, and COMMIT would silently roll back. The runtime treats it as that event's
+    failure instead of counting the event as applied.
     """
+
+
+class DatabaseUnavailable(Exception):
+    """The connection to the database was lost or could not be had: hold, reconnect, redo."""
+
+
+class ConsumerConfigError(ValueError):
+    """A consumer's settings contradict the topic catalogue: refuse to start."""

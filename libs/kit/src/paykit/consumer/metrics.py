@@ -19,3 +19,16 @@ LAG = Gauge(
     "Records between the committed position and the log end.",
     (*LABELS, "partition"),
 )
+PARKED = Gauge(
+    "paykit_consumer_parked",
+    "1 while the group's DLQ limit has parked this consumer, until an operator resumes it.",
+    ("group",),
+)
+HELD = Gauge(
+    "paykit_consumer_waiting_for_database",
+    "1 while the consumer holds its partitions because the database cannot be reached.",
+    ("group",),
+)
+INBOX_PRUNED = Counter(
+    "paykit_consumer_inbox_pruned_total", "Inbox rows removed after the retention.", ("group",)
+)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from payevents.topics import Topic
+from paykit.consumer.errors import MalformedRecord
 
 H_ATTEMPTS = "x-attempts"
 H_NOT_BEFORE = "x-retry-not-before-ms"
@@ -51,13 +52,47 @@ def header(headers: Sequence[tuple[str, bytes | None]] | None, name: str) -> str
     return None
 
 
+def _count(headers: Sequence[tuple[str, bytes | None]] | None, name: str) -> int | None:
+    raw = header(headers, name)
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit():
+        raise MalformedRecord(f"header {name}={raw[:40]!r} is not a whole number")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class RoutingState:
+    """What the routing headers of a consumed record say: attempts so far, when it is due."""
+
+    attempts: int = 0
+    not_before_ms: int | None = None
+    malformed: MalformedRecord | None = None
+
+    @classmethod
+    def read(cls, headers: Sequence[tuple[str, bytes | None]] | None) -> RoutingState:
+        """Never raises: a malformed header is kept, so the record can be dead-lettered for it."""
+        try:
+            attempts = _count(headers, H_ATTEMPTS) or 0
+            not_before = _count(headers, H_NOT_BEFORE)
+        except MalformedRecord as error:
+            return cls(malformed=error)
+        return cls(attempts, not_before)
+
+
 def without_routing(headers: Sequence[tuple[str, bytes | None]] | None) -> Headers:
     return [(k, v) for k, v in headers or () if k not in ROUTING_HEADERS and v is not None]
 
 
 @dataclass(frozen=True)
 class Failure:
-    kind: str  # "invalid" or "retryable"
+    """Why a record was not applied; ``kind`` decides its route.
+
+    ``invalid``: the DLQ now (reason ``invalid``); ``retryable``: the next retry tier, or the DLQ
+    (reason ``retries_exhausted``) after the last.
+    """
+
+    kind: str
     error: BaseException
 
     @property
@@ -90,7 +125,8 @@ def route_failure(
 ) -> Route:
     """The next topic for a failed record and the headers to send with it."""
     now = time.time() if now is None else now
-    attempts = int(header(headers, H_ATTEMPTS) or 0) + 1
+    state = RoutingState.read(headers)
+    attempts = state.attempts + 1
     first_failure = header(headers, H_FIRST_FAILURE) or datetime.fromtimestamp(now, UTC).isoformat()
     routing = {
         H_ATTEMPTS: str(attempts),
@@ -124,6 +160,17 @@ class DlqLimit:
 
     def record(self, dead_lettered: bool) -> None:
         self._outcomes.append(dead_lettered)
+
+    def snapshot(self) -> tuple[bool, ...]:
+        return tuple(self._outcomes)
+
+    def restore(self, snapshot: tuple[bool, ...]) -> None:
+        self._outcomes.clear()
+        self._outcomes.extend(snapshot)
+
+    def reset(self) -> None:
+        """Forget the window: a resumed consumer is judged on what happens after."""
+        self._outcomes.clear()
 
     def exceeded(self) -> bool:
         seen = len(self._outcomes)

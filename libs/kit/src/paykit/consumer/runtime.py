@@ -1,42 +1,51 @@
 """The consumer runtime every service's workers run on.
 
-One loop: poll a batch, decode, apply each record with its inbox row in the database, route the
-failures to retry tiers or the DLQ, and only then commit offsets. A crash anywhere before the
-offset commit means redelivery, and the inbox turns redelivery into a no-op, so every effect
-happens exactly once. Retry topics are consumed by the same group; a retry record that is not
-due yet pauses its partition (never the main topic, never a sleep) until it is.
+Each polled batch goes through a chain of steps, each with one contract, and the offset commit
+is the last of them:
+
+1. schedule (``scheduling``): retry records not due yet pause their partition, untouched;
+2. decode (``decoding``): every record becomes an envelope or an ``invalid`` failure, never a crash;
+3. apply (``applying``): each envelope with its inbox row in a database transaction;
+4. route (here): failures to their retry tier or the DLQ, waiting for every acknowledgement;
+5. commit: the offsets after what was applied or routed.
+
+A crash anywhere before step 5 means redelivery, and the inbox turns redelivery into a no-op.
+Two situations hold every partition (paused, the group membership kept alive by polling):
+the database cannot be reached (the batch is rewound and redone after a reconnect with
+back-off), and the DLQ limit tripped (the consumer parks until an operator resumes it).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import psycopg
 import structlog
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from psycopg_pool import ConnectionPool
 
-from payevents import Envelope, InvalidEvent, decode
 from payevents.topics import Topic
-from paykit.consumer import metrics
-from paykit.consumer.errors import DlqLimitExceeded, InvalidMessage, RetryableError
-from paykit.consumer.routing import H_NOT_BEFORE, DlqLimit, Failure, header, route_failure
-from paykit.db import Connection
+from paykit.consumer import inbox, metrics
+from paykit.consumer.applying import Applier, Handler
+from paykit.consumer.decoding import Outcome, decode_record
+from paykit.consumer.errors import ConsumerConfigError, DatabaseUnavailable
+from paykit.consumer.lag import LagReporter
+from paykit.consumer.parking import ParkStore
+from paykit.consumer.routing import DlqLimit, route_failure
+from paykit.consumer.scheduling import RetryScheduler
+from paykit.consumer.taxonomy import connection_lost
+from paykit.health import HealthFile
 from paykit.signals import on_stop_signals
 
 log = structlog.get_logger(__name__)
-
-
-class Handler(Protocol):
-    """Applies one event inside the open transaction ``conn``; raises to refuse it."""
-
-    def __call__(self, conn: Connection, envelope: Envelope) -> None: ...
 
 
 @dataclass
@@ -47,9 +56,32 @@ class ConsumerSettings:
     transaction_per_batch: bool = True
     retry_delays: tuple[float, ...] | None = None  # default: the catalogue's
     poll_timeout: float = 0.5
-    liveness_file: Path | None = None
+    health_file: Path | None = None
     lag_interval: float = 10.0
     dlq_limit: DlqLimit = field(default_factory=DlqLimit)
+    hold_check_interval: float = 2.0
+    reconnect_delays: tuple[float, float] = (0.5, 15.0)  # first and longest back-off
+    inbox_retention: timedelta = inbox.INBOX_RETENTION
+    prune_interval: float = 600.0
+
+    def __post_init__(self) -> None:
+        try:
+            created = self.topic.consumer(self.group).retry_delays
+        except KeyError as error:
+            raise ConsumerConfigError(str(error).strip("'\"")) from None
+        if self.retry_delays is not None:
+            if len(self.retry_delays) > len(created):
+                raise ConsumerConfigError(
+                    f"group {self.group} on {self.topic.name}: {len(self.retry_delays)} retry"
+                    f" delays given but the topic catalogue creates {len(created)} retry tiers"
+                )
+            if not all(math.isfinite(d) and d > 0 for d in self.retry_delays):
+                raise ConsumerConfigError(
+                    f"group {self.group}: retry delays must be positive seconds,"
+                    f" got {self.retry_delays}"
+                )
+        if self.batch_size < 1:
+            raise ConsumerConfigError(f"group {self.group}: batch_size must be at least 1")
 
     @property
     def delays(self) -> tuple[float, ...]:
@@ -62,11 +94,26 @@ class ConsumerSettings:
         return [self.topic.name, *retries]
 
 
-@dataclass(eq=False)
-class _Outcome:
-    record: Any
-    envelope: Envelope | None = None
-    failure: Failure | None = None
+@dataclass
+class _Hold:
+    """Why every partition is paused, and when to look again."""
+
+    kind: str  # "database" or "parked"
+    reason: str
+    next_check: float
+    delay: float
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: Consumer) -> None:
+        self.consumer = consumer
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        if self.consumer.held is not None and assigned:
+            self.consumer.kafka.pause(*assigned)
 
 
 class Consumer:
@@ -79,16 +126,27 @@ class Consumer:
         producer: KafkaProducer,
         *,
         clock: Callable[[], float] = time.time,
+        lag_client: Callable[[], KafkaConsumer] | None = None,
     ) -> None:
         self.settings = settings
-        self.handler = handler
         self.pool = pool
         self.kafka = kafka_consumer
         self.producer = producer
         self.clock = clock
+        self.applier = Applier(
+            pool, handler, settings.group, per_batch=settings.transaction_per_batch
+        )
+        self.scheduler = RetryScheduler(kafka_consumer, settings.topic.name, clock)
+        self.parks = ParkStore(pool, settings.group)
+        self.health = HealthFile(settings.health_file, name=settings.group)
+        self.lag = (
+            LagReporter(settings.group, lag_client, interval=settings.lag_interval)
+            if lag_client is not None
+            else None
+        )
+        self.held: _Hold | None = None
         self._stop = threading.Event()
-        self._paused: dict[TopicPartition, float] = {}
-        self._last_lag = 0.0
+        self._next_prune = time.monotonic() + settings.prune_interval
 
     def stop(self) -> None:
         """Finish the batch in hand, commit, and return from ``run``."""
@@ -96,15 +154,22 @@ class Consumer:
 
     def run(self, *, max_batches: int | None = None) -> None:
         on_stop_signals(self.stop)
-        self.kafka.subscribe(self.settings.topics())
-        log.info("consumer_started", group=self.settings.group, topics=self.settings.topics())
+        group = self.settings.group
+        self.kafka.subscribe(self.settings.topics(), listener=_Rebalance(self))
+        log.info("consumer_started", group=group, topics=self.settings.topics())
+        self._check_hold(starting=True)
+        if self.lag is not None:
+            self.lag.start()
         batches = 0
         try:
             while not self._stop.is_set():
-                self._touch_liveness()
-                self._resume_due()
+                self.health.beat()
+                if self.held is not None:
+                    self._poll_held()
+                    continue
+                self.scheduler.resume_due()
                 polled = self.kafka.poll(
-                    timeout_ms=int(self._poll_timeout() * 1000),
+                    timeout_ms=int(self.scheduler.poll_timeout(self.settings.poll_timeout) * 1000),
                     max_records=self.settings.batch_size,
                 )
                 if polled:
@@ -112,140 +177,67 @@ class Consumer:
                     batches += 1
                     if max_batches is not None and batches >= max_batches:
                         break
-                self._report_lag()
+                if self.lag is not None:
+                    self.lag.own(frozenset(self.kafka.assignment()))
+                self._prune_inbox()
         finally:
+            if self.lag is not None:
+                self.lag.stop()
             self.kafka.close(autocommit=False)
-            log.info("consumer_stopped", group=self.settings.group)
+            log.info("consumer_stopped", group=group)
 
     def process(self, polled: dict[TopicPartition, list[Any]]) -> None:
         """Apply one polled batch, route its failures, then commit its offsets."""
-        records, offsets = self._due_records(polled)
-        for record in records:
+        batch = self.scheduler.take_due(polled)
+        for record in batch.records:
             metrics.CONSUMED.labels(self.settings.group, record.topic).inc()
-        outcomes = self._apply(records)
-        self._route(outcomes)
-        if offsets:
-            self.kafka.commit(
-                offsets={tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
-            )
+        outcomes = [decode_record(record) for record in batch.records]
+        try:
+            self.applier.apply(outcomes)
+        except DatabaseUnavailable as error:
+            self.scheduler.paused.clear()  # every partition is rewound and redone
+            self._rewind(batch.starts)
+            self._hold("database", f"database unavailable: {error}")
+            return
+        limit_before = self.settings.dlq_limit.snapshot()
+        try:
+            cut, tripped = self._route(outcomes)
+        except KafkaError as error:
+            # some sends may have landed; redoing the batch may repeat them, never lose them
+            self.settings.dlq_limit.restore(limit_before)
+            self._rewind(batch.starts)
+            log.warning("failure_routing_failed", group=self.settings.group, error=str(error))
+            return
+        self._commit({tp: cut.get(tp, position) for tp, position in batch.positions.items()})
+        if cut:
+            self._rewind(cut)
+        if tripped is not None:
+            self._park(tripped)
 
-    def _due_records(
-        self, polled: dict[TopicPartition, list[Any]]
-    ) -> tuple[list[Any], dict[TopicPartition, int]]:
-        """Records to apply now, and the offset to commit for each partition afterwards."""
-        now_ms = self.clock() * 1000
-        due: list[Any] = []
-        offsets: dict[TopicPartition, int] = {}
-        for tp, batch in polled.items():
-            for record in batch:
-                not_before = header(record.headers, H_NOT_BEFORE)
-                if tp.topic != self.settings.topic.name and not_before and int(not_before) > now_ms:
-                    self.kafka.pause(tp)
-                    self.kafka.seek(tp, record.offset)
-                    self._paused[tp] = int(not_before) / 1000
-                    offsets[tp] = record.offset
-                    break
-                due.append(record)
-                offsets[tp] = record.offset + 1
-        return due, offsets
+    def _route(self, outcomes: Sequence[Outcome]) -> tuple[dict[TopicPartition, int], str | None]:
+        """Send failures on; return where routing stopped per partition and why, if it did.
 
-    def _apply(self, records: list[Any]) -> list[_Outcome]:
-        outcomes = [_Outcome(record) for record in records]
-        for outcome in outcomes:
-            try:
-                outcome.envelope = decode(outcome.record.value, outcome.record.headers)
-            except InvalidEvent as error:
-                outcome.failure = Failure("invalid", error)
-        decoded = [outcome for outcome in outcomes if outcome.envelope is not None]
-        with self.pool.connection() as conn:
-            if not self.settings.transaction_per_batch:
-                for outcome in decoded:
-                    self._apply_one(conn, outcome)
-            elif not self._apply_batch(conn, decoded):
-                with conn.transaction():
-                    for outcome in decoded:
-                        self._apply_one(conn, outcome)
-        return outcomes
-
-    def _apply_batch(self, conn: Connection, outcomes: list[_Outcome]) -> bool:
-        """The fast path: one inbox statement and no savepoints for the whole batch.
-
-        When any handler raises, the transaction is rolled back and False tells the caller to
-        apply the batch again event by event, each in a savepoint, to find the culprit; batch
-        handlers therefore do database work only (they may run twice).
+        Once the DLQ limit trips, no later failure of the batch is sent anywhere: its partition
+        is cut at it, so it is consumed again, and routed once, after the consumer is resumed.
         """
-        group = self.settings.group
-        try:
-            with conn.transaction():
-                fresh = {
-                    row[0]
-                    for row in conn.execute(
-                        "INSERT INTO inbox (consumer, event_id) SELECT %s, unnest(%s::text[])"
-                        " ON CONFLICT DO NOTHING RETURNING event_id",
-                        (group, [o.envelope.id for o in outcomes if o.envelope]),
-                    )
-                }
-                applied: set[_Outcome] = set()
-                for outcome in outcomes:
-                    assert outcome.envelope is not None
-                    if outcome.envelope.id in fresh:
-                        fresh.discard(outcome.envelope.id)  # the same event twice in a batch
-                        self.handler(conn, outcome.envelope)
-                        applied.add(outcome)
-        except psycopg.OperationalError:
-            raise
-        except Exception as error:
-            log.info("batch_fallback", group=group, error_type=type(error).__name__)
-            return False
-        for outcome in outcomes:
-            counter = metrics.PROCESSED if outcome in applied else metrics.DUPLICATES
-            counter.labels(group, outcome.record.topic).inc()
-        return True
-
-    def _apply_one(self, conn: Connection, outcome: _Outcome) -> None:
-        labels = (self.settings.group, outcome.record.topic)
-        envelope = outcome.envelope
-        assert envelope is not None
-        try:
-            with conn.transaction():
-                first_time = conn.execute(
-                    "INSERT INTO inbox (consumer, event_id) VALUES (%s, %s)"
-                    " ON CONFLICT DO NOTHING RETURNING 1",
-                    (self.settings.group, envelope.id),
-                ).fetchone()
-                if first_time is None:
-                    metrics.DUPLICATES.labels(*labels).inc()
-                    return
-                self.handler(conn, envelope)
-        except psycopg.OperationalError:
-            raise  # the database itself failed: nothing is committed, the batch is redelivered
-        except InvalidMessage as error:
-            outcome.failure = Failure("invalid", error)
-        except Exception as error:  # routed to a retry tier, never swallowed
-            log.warning(
-                "handler_failed",
-                group=self.settings.group,
-                event_id=envelope.id,
-                event_type=envelope.type,
-                error_type=type(error).__name__,
-                error=str(error),
-                # an expected, transient failure needs no traceback; anything else does
-                exc_info=not isinstance(error, RetryableError),
-            )
-            outcome.failure = Failure("retryable", error)
-        else:
-            metrics.PROCESSED.labels(*labels).inc()
-
-    def _route(self, outcomes: Iterable[_Outcome]) -> None:
+        group, limit = self.settings.group, self.settings.dlq_limit
+        cut: dict[TopicPartition, int] = {}
+        tripped: str | None = None
         futures = []
         for outcome in outcomes:
-            failure, record = outcome.failure, outcome.record
+            record, failure = outcome.record, outcome.failure
+            tp = TopicPartition(record.topic, record.partition)
+            if tp in cut:
+                continue
             if failure is None:
-                self.settings.dlq_limit.record(False)
+                limit.record(False)
+                continue
+            if tripped is not None:
+                cut[tp] = record.offset
                 continue
             route = route_failure(
                 self.settings.topic,
-                self.settings.group,
+                group,
                 self.settings.delays,
                 record_topic=record.topic,
                 partition=record.partition,
@@ -254,27 +246,27 @@ class Consumer:
                 failure=failure,
                 now=self.clock(),
             )
+            limit.record(route.dead_letter)
+            if route.dead_letter and limit.exceeded():
+                tripped = (
+                    f"DLQ limit: most recent messages were dead-lettered"
+                    f" (last: {failure.error_type}: {failure.message})"
+                )
+                cut[tp] = record.offset
+                continue
+            counter = metrics.DEAD_LETTERED if route.dead_letter else metrics.RETRIED
+            counter.labels(group, record.topic).inc()
             if route.dead_letter:
-                self.settings.dlq_limit.record(True)
-                if self.settings.dlq_limit.exceeded():
-                    self.producer.flush()
-                    raise DlqLimitExceeded(
-                        f"group {self.settings.group}: most recent messages were dead-lettered "
-                        f"(last: {failure.error_type}: {failure.message})"
-                    )
-                metrics.DEAD_LETTERED.labels(self.settings.group, record.topic).inc()
                 log.error(
                     "message_dead_lettered",
-                    group=self.settings.group,
+                    group=group,
                     dlq=route.topic,
                     topic=record.topic,
                     partition=record.partition,
                     offset=record.offset,
                     error_type=failure.error_type,
+                    error=failure.message,
                 )
-            else:
-                self.settings.dlq_limit.record(False)
-                metrics.RETRIED.labels(self.settings.group, record.topic).inc()
             futures.append(
                 self.producer.send(
                     route.topic, key=record.key, value=record.value, headers=route.headers
@@ -284,36 +276,110 @@ class Consumer:
             self.producer.flush()
             for future in futures:
                 future.get(timeout=30)
+        return cut, tripped
 
-    def _poll_timeout(self) -> float:
-        if not self._paused:
-            return self.settings.poll_timeout
-        until_next = min(self._paused.values()) - self.clock()
-        return max(0.0, min(self.settings.poll_timeout, until_next))
+    def _commit(self, positions: dict[TopicPartition, int]) -> None:
+        if not positions:
+            return
+        try:
+            self.kafka.commit(
+                offsets={tp: OffsetAndMetadata(offset, "", -1) for tp, offset in positions.items()}
+            )
+        except KafkaError as error:  # e.g. a rebalance took the partitions: redelivery is a no-op
+            log.warning("offset_commit_failed", group=self.settings.group, error=str(error))
 
-    def _resume_due(self) -> None:
-        now = self.clock()
+    def _rewind(self, positions: dict[TopicPartition, int]) -> None:
         assigned = self.kafka.assignment()
-        for tp, resume_at in list(self._paused.items()):
-            if tp not in assigned:
-                del self._paused[tp]
-            elif resume_at <= now:
-                self.kafka.resume(tp)
-                del self._paused[tp]
+        for tp, offset in positions.items():
+            if tp in assigned:
+                self.kafka.seek(tp, offset)
 
-    def _touch_liveness(self) -> None:
-        if self.settings.liveness_file is not None:
-            self.settings.liveness_file.touch()
+    # Holding every partition: the database is down, or the DLQ limit parked the consumer.
 
-    def _report_lag(self) -> None:
-        now = time.monotonic()
-        if now - self._last_lag < self.settings.lag_interval:
+    def _hold(self, kind: str, reason: str) -> None:
+        first = self.settings.reconnect_delays[0] if kind == "database" else 0.0
+        self.held = _Hold(kind, reason, time.monotonic() + first, first)
+        self.kafka.pause(*self.kafka.assignment())
+        self.health.report(ready=False, reason=reason)
+        gauge = metrics.HELD if kind == "database" else metrics.PARKED
+        gauge.labels(self.settings.group).set(1)
+        if kind == "parked":
+            log.error(
+                "consumer_parked",
+                group=self.settings.group,
+                reason=reason,
+                resume=f"python -m paykit.consumer resume {self.settings.group}",
+            )
+        else:
+            log.warning("consumer_waiting_for_database", group=self.settings.group, reason=reason)
+
+    def _park(self, reason: str) -> None:
+        self._hold("parked", reason)
+        try:
+            self.parks.park(reason)
+        except Exception as error:  # parked in memory now; recorded once the database answers
+            log.warning("park_not_recorded", group=self.settings.group, error=str(error))
+
+    def _poll_held(self) -> None:
+        held = self.held
+        assert held is not None
+        assigned = self.kafka.assignment()
+        self.kafka.pause(*assigned)
+        polled = self.kafka.poll(timeout_ms=int(self.settings.poll_timeout * 1000))
+        # records fetched in the poll that assigned their partition: rewind, do not process
+        self._rewind({tp: records[0].offset for tp, records in polled.items() if records})
+        if time.monotonic() >= held.next_check:
+            self._check_hold()
+
+    def _check_hold(self, *, starting: bool = False) -> None:
+        """Release the hold if its cause is gone; at start, take the group's recorded park."""
+        held = self.held
+        try:
+            park = self.parks.current()
+            if held is not None and held.kind == "parked" and park is None:
+                park = self.parks.park(held.reason)  # the park the database missed earlier
+        except Exception as error:
+            if not connection_lost(error):
+                raise
+            if held is None:
+                self._hold("database", f"database unavailable: {error}")
+            elif held.kind == "database":
+                held.delay = min(max(held.delay * 2, 0.1), self.settings.reconnect_delays[1])
+                held.next_check = time.monotonic() + held.delay
+            else:
+                held.next_check = time.monotonic() + self.settings.hold_check_interval
             return
-        self._last_lag = now
-        assigned = list(self.kafka.assignment())
-        if not assigned:
+        if park is not None and not (held is not None and held.kind == "parked"):
+            self._hold("parked", park.reason)  # parked before this process started, or elsewhere
             return
-        ends = self.kafka.end_offsets(assigned)
-        for tp in assigned:
-            lag = max(0, ends.get(tp, 0) - self.kafka.position(tp))
-            metrics.LAG.labels(self.settings.group, tp.topic, str(tp.partition)).set(lag)
+        if park is not None:
+            assert held is not None
+            held.next_check = time.monotonic() + self.settings.hold_check_interval
+            return
+        if held is not None:
+            self._release(held, starting)
+
+    def _release(self, held: _Hold, starting: bool) -> None:
+        self.held = None
+        if held.kind == "parked":
+            self.settings.dlq_limit.reset()
+        metrics.HELD.labels(self.settings.group).set(0)
+        metrics.PARKED.labels(self.settings.group).set(0)
+        held_partitions = set(self.scheduler.paused)
+        self.kafka.resume(*[tp for tp in self.kafka.assignment() if tp not in held_partitions])
+        self.health.report(ready=True)
+        log.info("consumer_resumed", group=self.settings.group, after=held.kind, at_start=starting)
+
+    def _prune_inbox(self) -> None:
+        if time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + self.settings.prune_interval
+        try:
+            with self.pool.connection() as conn:
+                removed = inbox.prune(conn, self.settings.group, self.settings.inbox_retention)
+        except Exception as error:  # housekeeping: try again next interval
+            log.warning("inbox_prune_failed", group=self.settings.group, error=str(error))
+            return
+        if removed:
+            metrics.INBOX_PRUNED.labels(self.settings.group).inc(removed)
+            log.info("inbox_pruned", group=self.settings.group, rows=removed)

@@ -1,0 +1,181 @@
+"""Step two: apply decoded events with their inbox rows, inside database transactions.
+
+Contract of ``Applier.apply``: every pending outcome ends applied, ``duplicate`` (its inbox row
+was there), or with a ``failure`` saying why it was not applied; nothing a handler did survives
+for an outcome that failed. It raises only ``DatabaseUnavailable``, when no transaction could be
+trusted to have committed: the caller redoes the whole batch once the database is back, and the
+inbox turns what did commit into duplicates.
+
+Two strategies. Per event (``per_batch=False``): one transaction per event, for handlers that
+call other systems. Per batch: one transaction, one inbox statement and no savepoints (the fast
+path); if any handler fails, it is rolled back and the batch is applied again event by event,
+each in a savepoint, so that only the culprit fails. Batch handlers therefore do database work
+only: they may run twice.
+
+Whichever the strategy, a handler that returns with its transaction aborted (it caught a
+database error without a savepoint) has failed: COMMIT would silently roll its effect back.
+Transient database errors (deadlocks, lock and statement timeouts) are retried in place a few
+times before the event fails over to the retry tiers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import structlog
+from psycopg import pq
+from psycopg_pool import ConnectionPool
+
+from payevents import Envelope
+from paykit.consumer import metrics
+from paykit.consumer.decoding import Outcome
+from paykit.consumer.errors import DatabaseUnavailable, RetryableError, TransactionAborted
+from paykit.consumer.routing import Failure
+from paykit.consumer.taxonomy import Disposition, classify, connection_lost
+from paykit.db import Connection
+
+log = structlog.get_logger(__name__)
+
+_INBOX_ONE = (
+    "INSERT INTO inbox (consumer, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1"
+)
+_INBOX_MANY = (
+    "INSERT INTO inbox (consumer, event_id) SELECT %s, unnest(%s::text[])"
+    " ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
+
+class Handler(Protocol):
+    """Applies one event inside the open transaction ``conn``; raises to refuse it."""
+
+    def __call__(self, conn: Connection, envelope: Envelope) -> None: ...
+
+
+def require_healthy(conn: Connection) -> None:
+    if conn.info.transaction_status is pq.TransactionStatus.INERROR:
+        raise TransactionAborted(
+            "the handler returned with its transaction aborted (a database error caught"
+            " without a savepoint); its effect was rolled back"
+        )
+
+
+class Applier:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        handler: Handler,
+        group: str,
+        *,
+        per_batch: bool,
+        in_place_delays: Sequence[float] = (0.05, 0.25),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.pool = pool
+        self.handler = handler
+        self.group = group
+        self.per_batch = per_batch
+        self.in_place_delays = tuple(in_place_delays)
+        self.sleep = sleep
+
+    def apply(self, outcomes: Sequence[Outcome]) -> None:
+        pending = [outcome for outcome in outcomes if outcome.pending]
+        if not pending:
+            return
+        try:
+            with self.pool.connection(timeout=10) as conn:
+                if not self.per_batch:
+                    for outcome in pending:
+                        self._apply_one(conn, outcome)
+                        self._count(outcome)
+                    return
+                if not self._fast_path(conn, pending):
+                    with conn.transaction():
+                        for outcome in pending:
+                            self._apply_one(conn, outcome)
+                for outcome in pending:
+                    self._count(outcome)
+        except DatabaseUnavailable:
+            raise
+        except Exception as error:
+            if connection_lost(error):
+                raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+            raise
+
+    def _fast_path(self, conn: Connection, pending: list[Outcome]) -> bool:
+        try:
+            with conn.transaction():
+                ids = [outcome.envelope.id for outcome in pending if outcome.envelope]
+                fresh = {row[0] for row in conn.execute(_INBOX_MANY, (self.group, ids))}
+                for outcome in pending:
+                    assert outcome.envelope is not None
+                    if outcome.envelope.id not in fresh:
+                        outcome.duplicate = True
+                        continue
+                    fresh.discard(outcome.envelope.id)  # the same event twice in one batch
+                    self.handler(conn, outcome.envelope)
+                    require_healthy(conn)
+        except Exception as error:
+            for outcome in pending:
+                outcome.duplicate = False  # rolled back: nothing is known yet
+            if connection_lost(error, conn):
+                raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+            log.info("batch_fallback", group=self.group, error_type=type(error).__name__)
+            return False
+        return True
+
+    def _apply_one(self, conn: Connection, outcome: Outcome) -> None:
+        envelope = outcome.envelope
+        assert envelope is not None
+        for attempt in range(len(self.in_place_delays) + 1):
+            try:
+                with conn.transaction():
+                    if conn.execute(_INBOX_ONE, (self.group, envelope.id)).fetchone() is None:
+                        outcome.duplicate = True
+                        return
+                    self.handler(conn, envelope)
+                    require_healthy(conn)
+                return
+            except Exception as error:
+                disposition = classify(error)
+                if disposition is Disposition.DATABASE_LOST or connection_lost(error, conn):
+                    raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+                if disposition is Disposition.RETRY_IN_PLACE and attempt < len(
+                    self.in_place_delays
+                ):
+                    log.info(
+                        "handler_retried_in_place",
+                        group=self.group,
+                        event_id=envelope.id,
+                        error_type=type(error).__name__,
+                        attempt=attempt + 1,
+                    )
+                    self.sleep(self.in_place_delays[attempt])
+                    continue
+                self._fail(outcome, envelope, error, disposition)
+                return
+
+    def _fail(
+        self, outcome: Outcome, envelope: Envelope, error: Exception, disposition: Disposition
+    ) -> None:
+        kind = "invalid" if disposition is Disposition.DEAD_LETTER else "retryable"
+        outcome.failure = Failure(kind, error)
+        log.warning(
+            "handler_failed",
+            group=self.group,
+            event_id=envelope.id,
+            event_type=envelope.type,
+            error_type=type(error).__name__,
+            error=str(error),
+            route=kind,
+            # an expected failure needs no traceback; anything else does
+            exc_info=not isinstance(error, RetryableError | TransactionAborted)
+            and disposition is not Disposition.DEAD_LETTER,
+        )
+
+    def _count(self, outcome: Outcome) -> None:
+        if outcome.failure is not None:
+            return
+        counter = metrics.DUPLICATES if outcome.duplicate else metrics.PROCESSED
+        counter.labels(self.group, outcome.record.topic).inc()

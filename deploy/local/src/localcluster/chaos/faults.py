@@ -56,18 +56,21 @@ def kill_services(config: ClusterConfig) -> dict[str, int]:
     return pids
 
 
-def kill_broker(config: ClusterConfig, keep_log_as: str) -> float:
-    """SIGKILL the broker, keep its log (a restart truncates it), return when it died."""
-    broker = KafkaBroker(config)
-    pid = broker.process.pid()
+def kill_broker(config: ClusterConfig) -> float:
+    """SIGKILL the broker; return the wall-clock moment it was gone."""
+    pid = KafkaBroker(config).process.pid()
     if pid is None:
         raise ClusterError("the Kafka broker is not running")
     signal_group(pid, signal.SIGKILL)
     if not wait_for(lambda: not alive(pid), 30, interval=0.05):
         raise ClusterError(f"the Kafka broker (pid {pid}) survived SIGKILL for 30s")
-    died = time.time()
-    shutil.copyfile(broker.log_file, broker.log_file.with_name(keep_log_as))
-    return died
+    return time.time()
+
+
+def keep_broker_log(config: ClusterConfig, name: str) -> None:
+    """Copy the broker's log aside: the next start begins ``kafka.log`` afresh."""
+    log_file = KafkaBroker(config).log_file
+    shutil.copyfile(log_file, log_file.with_name(name))
 
 
 def restart_broker(config: ClusterConfig) -> float:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from localcluster.chaos.api import PlatformApi
 from localcluster.chaos.faults import (
+    keep_broker_log,
     kill_broker,
     kill_services,
     restart_broker,
@@ -86,7 +87,7 @@ def run_round(
     result = RoundResult(number, settings.payments)
     ids = api.create_burst(settings.payment_methods())
     kill_services(config)
-    died = kill_broker(config, keep_log_as=f"kafka-round-{number}-killed.log")
+    died = kill_broker(config)
     result.final_when_broker_back = final_count(observer.statuses(ids))
     ready = restart_broker(config)
     result.broker_down_seconds = ready - died
@@ -105,6 +106,7 @@ def run_round(
     result.problems.extend(charged_more_than_once(api, observer, ids))
     result.problems.extend(final_more_than_once(observer, config, ids))
     result.stages = observer.timeline(ids, since=result.broker_ready_at)
+    keep_broker_log(config, f"kafka-round-{number}.log")
     return result
 
 

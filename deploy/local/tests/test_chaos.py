@@ -1,0 +1,63 @@
+"""The chaos run's verdicts, and (with PAY_CHAOS_TEST=1) one short run on a cluster of its own."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import pytest
+
+from localcluster.chaos.rounds import RoundResult, RoundSettings
+from localcluster.chaos.run import ChaosSettings, run_chaos, summary
+from localcluster.config import load_config
+
+
+def test_a_round_passes_only_in_time_and_without_problems() -> None:
+    assert RoundResult(1, 300, recovery_seconds=14.9).within(15)
+    assert not RoundResult(1, 300, recovery_seconds=15.1).within(15)
+    assert not RoundResult(1, 300, recovery_seconds=None).within(15)
+    charged_twice = RoundResult(1, 300, recovery_seconds=3.0, problems=["PAY_x has 2 charges"])
+    assert not charged_twice.within(15)
+
+
+def test_the_summary_gives_every_round_and_how_many_passed() -> None:
+    rounds = [
+        RoundResult(1, 300, recovery_seconds=4.25),
+        RoundResult(2, 300, recovery_seconds=None),
+        RoundResult(3, 300, recovery_seconds=31.0),
+    ]
+    assert summary(rounds, 15) == (
+        "recovery after a broker restart (s): 4.2, never, 31.0; "
+        "1 of 3 rounds within 15s and without problems"
+    )
+
+
+def test_a_burst_exercises_both_final_outcomes() -> None:
+    methods = RoundSettings(payments=10).payment_methods()
+    assert methods.count("pm_card_declined") == 2 and methods.count("pm_card_visa") == 8
+
+
+def test_a_round_line_says_when_the_broker_was_ready() -> None:
+    ready = datetime(2026, 1, 1, 9, 20, 23, 761000, tzinfo=UTC)
+    result = RoundResult(2, 300, 38, 17.4, 36.9, broker_ready_at=ready)
+    assert result.describe() == (
+        "round 2: 36.9s from the broker ready at 09:20:23.761 to the last of 300 payments "
+        "final (38 were final before; broker down 17.4s)"
+    )
+
+
+@pytest.mark.skipif(
+    os.environ.get("PAY_CHAOS_TEST") != "1", reason="starts a cluster of its own: PAY_CHAOS_TEST=1"
+)
+def test_a_short_chaos_run_loses_and_doubles_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in [name for name in os.environ if name.startswith("PAY_")]:
+        if variable != "PAY_STATE_DIR":
+            monkeypatch.delenv(variable)
+    monkeypatch.setenv("PAY_CLUSTER", "chaos")
+    target = float(os.environ.get("PAY_CHAOS_TARGET", "300"))
+    settings = ChaosSettings(rounds=1, target_seconds=target, round=RoundSettings(payments=20))
+
+    [result] = run_chaos(settings, load_config())
+
+    assert result.problems == []
+    assert result.within(target), result.describe()

@@ -48,6 +48,7 @@ def write_env_file(
         "AUTH_JWKS_PATH": str(jwks),
         "AUTH_SIGNING_KEY_PATH": str(signing_key),
         "AUTH_SIGNING_KEY_ID": SIGNING_KEY_ID,
+        "PAYKIT_HEALTH_DIR": str(config.run_dir / "health"),
     }
     config.env_file.touch(mode=0o600)
     config.env_file.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))

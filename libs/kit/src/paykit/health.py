@@ -17,10 +17,12 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from paykit.settings import load_settings
 
 
 class HealthFile:
@@ -73,6 +75,12 @@ class HealthFile:
         scratch.write_text(json.dumps(content) + "\n")
         scratch.replace(self.path)  # atomic: a probe never reads half a file
         self._last_beat = self.clock()
+
+
+def health_file_for(name: str, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where worker ``name`` keeps its health file: ``$PAYKIT_HEALTH_DIR/<name>.json``, if set."""
+    directory = load_settings(lambda env: env.str("PAYKIT_HEALTH_DIR", None), environ)
+    return Path(directory) / f"{name}.json" if directory else None
 
 
 def read(path: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ the value. Secrets come back wrapped, so a printed or logged settings object nev
 import builtins
 import enum
 import hmac
+import math
 import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -212,6 +213,30 @@ class Env:
         if not items:
             return self._absent(name, default, ())
         return items
+
+    def delays(
+        self, name: builtins.str, *, at_most: builtins.int
+    ) -> tuple[builtins.float, ...] | None:
+        """Retry delays in seconds, e.g. ``1,2,4``; None when unset (use the catalogue's).
+
+        ``at_most`` is how many retry tiers exist: a longer list would route to a topic that
+        was never created.
+        """
+        items = self.list(name, ())
+        if not items:
+            return None
+        try:
+            delays = tuple(builtins.float(item) for item in items)
+        except ValueError:
+            delays = ()
+        if not delays or not all(math.isfinite(d) and d > 0 for d in delays):
+            self._fail(name, f"must be positive seconds separated by commas; got {items}", None)
+            return None
+        if len(delays) > at_most:
+            tiers = f"names {len(delays)} retry tiers; the topic catalogue creates {at_most}"
+            self._fail(name, tiers, None)
+            return None
+        return delays
 
     @overload
     def secret(self, name: builtins.str) -> Secret: ...

@@ -11,7 +11,6 @@ import dataclasses
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -20,33 +19,15 @@ from prometheus_client import start_http_server
 
 from paykit.consumer import Consumer, ConsumerConfigError, ConsumerSettings, Handler
 from paykit.db import create_pool
+from paykit.health import health_file_for
 from paykit.kafka_clients import create_consumer, create_producer
 from paykit.outbox import OutboxRelay
-from paykit.settings import ConfigError, Env, load_settings
+from paykit.settings import ConfigError
 from paykit.signals import on_stop_signals
 
 log = structlog.get_logger(__name__)
 
 EXIT_CONFIG = 78  # EX_CONFIG: restarting will not help until the configuration changes
-
-
-@dataclass(frozen=True)
-class WorkerEnvironment:
-    """What every worker reads beside its service's settings."""
-
-    health_dir: Path | None
-
-    def health_file(self, client_id: str) -> Path | None:
-        return self.health_dir / f"{client_id}.json" if self.health_dir else None
-
-
-def _worker_environment(env: Env) -> WorkerEnvironment:
-    health_dir = env.str("PAYKIT_HEALTH_DIR", None)
-    return WorkerEnvironment(health_dir=Path(health_dir) if health_dir else None)
-
-
-def worker_environment() -> WorkerEnvironment:
-    return load_settings(_worker_environment)
 
 
 def exit_on_config_error(main: Callable[[], int]) -> int:
@@ -74,8 +55,7 @@ def run_consumer(
 ) -> None:
     """Consume until a stop signal; a DLQ limit or a lost database holds it, never ends it."""
     if settings.health_file is None:
-        health_file = worker_environment().health_file(client_id)
-        settings = dataclasses.replace(settings, health_file=health_file)
+        settings = dataclasses.replace(settings, health_file=health_file_for(client_id))
     _serve_metrics(metrics_port)
     pool = create_pool(database_url, max_size=2, name=client_id)
     producer = create_producer(bootstrap_servers, client_id=client_id)

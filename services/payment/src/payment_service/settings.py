@@ -35,7 +35,7 @@ class PaymentSettings:
 
 
 def _build(env: Env) -> PaymentSettings:
-    delays = env.list("PAYMENT_CHARGE_RETRY_DELAYS", ())
+    charger_tiers = len(PAYMENT_EVENTS.consumer(CHARGER_GROUP).retry_delays)
     return PaymentSettings(
         database_url=env.secret("PAYMENT_DATABASE_URL"),
         kafka_bootstrap_servers=env.str("KAFKA_BOOTSTRAP_SERVERS"),
@@ -51,7 +51,7 @@ def _build(env: Env) -> PaymentSettings:
         psp_timeout_seconds=env.int("PAYMENT_PSP_TIMEOUT_SECONDS", 10, min=1),
         stuck_after_seconds=env.int("PAYMENT_STUCK_AFTER_SECONDS", 300, min=1),
         janitor_interval_seconds=env.int("PAYMENT_JANITOR_INTERVAL_SECONDS", 30, min=1),
-        charge_retry_delays=tuple(float(d) for d in delays) if delays else None,
+        charge_retry_delays=env.delays("PAYMENT_CHARGE_RETRY_DELAYS", at_most=charger_tiers),
         metrics_port=env.int("PAYMENT_METRICS_PORT", None),
         json_logs=env.bool("PAYMENT_JSON_LOGS", True),
     )

@@ -42,7 +42,8 @@ class LagReporter:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
         if self._client is not None:
             self._client.close(autocommit=False)
 

@@ -68,7 +68,7 @@ class ConsumerSettings:
         try:
             created = self.topic.consumer(self.group).retry_delays
         except KeyError as error:
-            raise ConsumerConfigError(str(error).strip("'\"")) from None
+            raise ConsumerConfigError(error.args[0]) from None
         if self.retry_delays is not None:
             if len(self.retry_delays) > len(created):
                 raise ConsumerConfigError(
@@ -102,6 +102,7 @@ class _Hold:
     reason: str
     next_check: float
     delay: float
+    recorded: bool = False  # a park: written to the database yet
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -315,8 +316,10 @@ class Consumer:
 
     def _park(self, reason: str) -> None:
         self._hold("parked", reason)
+        assert self.held is not None
         try:
             self.parks.park(reason)
+            self.held.recorded = True
         except Exception as error:  # parked in memory now; recorded once the database answers
             log.warning("park_not_recorded", group=self.settings.group, error=str(error))
 
@@ -335,9 +338,10 @@ class Consumer:
         """Release the hold if its cause is gone; at start, take the group's recorded park."""
         held = self.held
         try:
+            if held is not None and held.kind == "parked" and not held.recorded:
+                self.parks.park(held.reason)  # the database missed it when the limit tripped
+                held.recorded = True
             park = self.parks.current()
-            if held is not None and held.kind == "parked" and park is None:
-                park = self.parks.park(held.reason)  # the park the database missed earlier
         except Exception as error:
             if not connection_lost(error):
                 raise
@@ -351,6 +355,8 @@ class Consumer:
             return
         if park is not None and not (held is not None and held.kind == "parked"):
             self._hold("parked", park.reason)  # parked before this process started, or elsewhere
+            assert self.held is not None
+            self.held.recorded = True
             return
         if park is not None:
             assert held is not None

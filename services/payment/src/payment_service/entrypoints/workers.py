@@ -15,9 +15,10 @@ from psycopg_pool import ConnectionPool
 from payevents.topics import PAYMENT_EVENTS, WEBHOOK_EVENTS
 from paykit.consumer import ConsumerSettings
 from paykit.db import create_pool
+from paykit.health import HealthFile, health_file_for
 from paykit.logging import configure_logging
 from paykit.signals import on_stop_signals
-from paykit.workers import run_consumer, run_outbox_relay
+from paykit.workers import exit_on_config_error, run_consumer, run_outbox_relay
 from payment_service import settings as settings_module
 from payment_service.adapters.psp import HttpPaymentProvider
 from payment_service.adapters.repository import PostgresUnitOfWork
@@ -69,8 +70,10 @@ def run_janitor(config: PaymentSettings, stop: threading.Event | None = None) ->
     on_stop_signals(stop.set)
     psp = HttpPaymentProvider(config.psp_url, timeout_seconds=config.psp_timeout_seconds)
     pool = create_pool(config.database_url.reveal(), max_size=1, name="payment-janitor")
+    health = HealthFile(health_file_for("payment-janitor"), name="payment-janitor", min_interval=0)
     try:
         while not stop.is_set():
+            health.beat()
             janitor_pass(config, pool, psp)
             stop.wait(config.janitor_interval_seconds)
     finally:
@@ -95,7 +98,10 @@ def janitor_pass(config: PaymentSettings, pool: ConnectionPool, psp: PaymentProv
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    return exit_on_config_error(lambda: _main(sys.argv[1:] if argv is None else argv))
+
+
+def _main(args: list[str]) -> int:
     commands: dict[str, Callable[[PaymentSettings], None]] = {
         "charger": run_charger,
         "status-applier": run_status_applier,

@@ -4,9 +4,11 @@ Delivers until SIGTERM or SIGINT, finishing and recording the attempt in hand be
 Several senders may run against one Redis; each delivery attempt is claimed by one of them.
 """
 
+import dataclasses
 import sys
 import threading
 
+from paykit.health import HealthFile, health_file_for
 from paykit.logging import configure_logging
 from paykit.settings import ConfigError
 from paykit.signals import on_stop_signals
@@ -23,9 +25,11 @@ def main() -> None:
     stop = threading.Event()
     on_stop_signals(stop.set)
     client = connect_redis(settings.redis_url.reveal())
+    health = HealthFile(health_file_for("psp-webhook-sender"), name="psp-webhook-sender")
     try:
         with build_http_client(settings) as http_client:
-            build_sender(settings, client=client, http_client=http_client).run(stop)
+            sender = build_sender(settings, client=client, http_client=http_client)
+            dataclasses.replace(sender, heartbeat=health.beat).run(stop)
     finally:
         client.close()
 

@@ -1,6 +1,7 @@
 """Delivering queued webhooks: one attempt at a time, retried with backoff until accepted."""
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from paykit.logging import get_logger
@@ -38,6 +39,8 @@ class WebhookSender:
     poll_interval_seconds: float
     # Queue errors worth waiting out (the store restarting); anything else stops the sender.
     transient_errors: tuple[type[Exception], ...] = ()
+    # Called on every turn of the loop: the process's liveness signal (paykit.health).
+    heartbeat: Callable[[], None] = lambda: None
 
     def deliver_next(self) -> AttemptReport | None:
         """Make one attempt at the next due delivery; None when nothing is due."""
@@ -71,6 +74,7 @@ class WebhookSender:
         """Deliver until `stop` is set; the attempt in hand is always finished and recorded."""
         _log.info("webhook_sender_started")
         while not stop.is_set():
+            self.heartbeat()
             try:
                 report = self.deliver_next()
             except self.transient_errors as error:

@@ -74,6 +74,36 @@ def test_a_legacy_id_depends_on_the_facts_not_on_formatting() -> None:
     assert parse(LEGACY).psp_event_id.startswith("lgc_")
 
 
+def legacy_body(**changes: object) -> dict[str, object]:
+    gateway = {"amount": 3000, "currency": "EUR", "chargeId": "ch_1"}
+    return {"paymentRef": "PAY_123456", "status": "SUCCESS", "gatewayData": gateway, **changes}
+
+
+def test_a_legacy_id_ignores_what_changes_from_one_attempt_to_the_next() -> None:
+    retry = legacy_body(
+        attempt=2,
+        sentAt="2030-01-02T03:04:05Z",
+        gatewayData={"amount": 3000, "currency": "EUR", "chargeId": "ch_1", "traceId": "t-2"},
+    )
+
+    assert parse(retry).psp_event_id == parse(legacy_body()).psp_event_id
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": "FAILED"},
+        {"paymentRef": "PAY_654321"},
+        {"gatewayData": {"amount": 3001, "currency": "EUR", "chargeId": "ch_1"}},
+        {"gatewayData": {"amount": 3000, "currency": "USD", "chargeId": "ch_1"}},
+        {"gatewayData": {"amount": 3000, "currency": "EUR", "chargeId": "ch_2"}},
+        {"gatewayData": {"currency": "EUR", "chargeId": "ch_1"}},
+    ],
+)
+def test_a_legacy_id_changes_with_any_identifying_fact(change: dict[str, object]) -> None:
+    assert parse(legacy_body(**change)).psp_event_id != parse(legacy_body()).psp_event_id
+
+
 def test_fields_the_psp_adds_later_are_ignored() -> None:
     notification = parse(
         {"id": "evt_1", "paymentRef": "PAY_1", "status": "SUCCESS", "livemode": False,

@@ -2,8 +2,8 @@
 
 Two shapes arrive. The PSP's event body carries an ``id`` and a ``type``; the legacy body is just
 ``{"paymentRef", "status", "gatewayData"}``. A legacy body is a payment status, and its event id
-is derived from its content (see ``derived_event_id``), so the PSP's retries of one legacy
-notification are deduplicated exactly like retries of an event body.
+is derived from the facts that identify it (see ``derived_event_id``), so the PSP's retries of
+one legacy notification are deduplicated exactly like retries of an event body.
 
 Fields we do not use are ignored rather than refused: the PSP may add fields at any time, and
 refusing them would stall every webhook until we deploy. Fields we do use are validated with the
@@ -13,8 +13,6 @@ same rules as the event they become, so an accepted webhook always yields a vali
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +22,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
 from payevents import fieldtypes as f
 from payevents.errors import flatten_messages
+from paykit.canonical import digest
 from webhook_service.domain.errors import InvalidWebhookBody, UnknownEventType, UnknownStatus
 from webhook_service.domain.json_body import load_json_object
 
@@ -37,6 +36,8 @@ EVENT_TYPES: Final[Mapping[str, str]] = {
 # never guessed, because a guessed "paid" is money lost.
 STATUS_VOCABULARY: Final[Mapping[str, str]] = {"SUCCESS": "succeeded", "FAILED": "failed"}
 LEGACY_EVENT_ID_PREFIX: Final = "lgc_"
+_IDENTIFYING_FIELDS: Final = ("type", "paymentRef", "refundRef", "status")
+_IDENTIFYING_GATEWAY_FIELDS: Final = ("amount", "currency", "chargeId", "refundId")
 
 
 class _GatewayData(Schema):
@@ -137,7 +138,7 @@ def parse_notification(raw: bytes, *, max_depth: int) -> PspNotification:
     gateway: dict[str, Any] = loaded["gatewayData"] or {}
     is_refund = psp_event_type == REFUND_STATUS
     return PspNotification(
-        psp_event_id=loaded["id"] or derived_event_id(body),
+        psp_event_id=loaded["id"] or derived_event_id(loaded),
         psp_event_type=psp_event_type,
         payment_id=loaded["paymentRef"],
         status=status,
@@ -150,13 +151,18 @@ def parse_notification(raw: bytes, *, max_depth: int) -> PspNotification:
     )
 
 
-def derived_event_id(body: Mapping[str, Any]) -> str:
-    """``lgc_`` + the first 40 hex digits of SHA-256 over the body's canonical JSON.
+def derived_event_id(loaded: Mapping[str, Any]) -> str:
+    """``lgc_`` + the first 40 hex digits of the canonical digest of what identifies the report.
 
-    Canonical (sorted keys, no whitespace) so that the same facts always get the same id however
-    the sender formats them; the signature timestamp is left out because a retry is re-signed.
-    Two legacy bodies with identical content therefore count as one notification.
+    Only the facts that make one notification (its type, references, status, amount, currency
+    and the PSP's charge or refund id, those the body has) go in: a sender that adds a
+    per-attempt field (``attempt``, ``sentAt``) or reformats the body still retries the same
+    notification. The signature timestamp is left out because a retry is re-signed. Two reports
+    with the same facts therefore count as one notification.
     """
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return f"{LEGACY_EVENT_ID_PREFIX}{digest[:40]}"
+    gateway: Mapping[str, Any] = loaded.get("gatewayData") or {}
+    facts = {name: loaded.get(name) for name in _IDENTIFYING_FIELDS}
+    facts["type"] = facts["type"] or PAYMENT_STATUS
+    facts.update((name, gateway.get(name)) for name in _IDENTIFYING_GATEWAY_FIELDS)
+    present = {name: value for name, value in facts.items() if value is not None}
+    return f"{LEGACY_EVENT_ID_PREFIX}{digest(present)[:40]}"

@@ -15,8 +15,10 @@ from kafka import TopicPartition
 from localcluster.testing import ClusterEnv
 from payevents import decode
 from payevents.topics import Topic
-from paykit.kafka_clients import create_consumer, create_producer
+from paykit.health import check
+from paykit.kafka_clients import create_consumer
 from paykit.outbox import OutboxRelay, enqueue
+from paykit.outbox.publisher import transactional_producers
 from paykit.testing import read_topic, running, wait_until
 
 pytestmark = pytest.mark.integration
@@ -124,13 +126,33 @@ def test_a_relay_killed_between_publish_and_mark_sent_loses_nothing(
     assert Counter(row[0] for row in effects(f"PAY_{unique}")) == {e.id: 1 for e in events}
 
 
+def test_the_relay_process_keeps_its_health_file_fresh_while_idle_and_stops_on_sigterm(
+    cluster: ClusterEnv, kit_db: str, tmp_path: Path
+) -> None:
+    health = tmp_path / "relay.json"
+    relay = _start("relay_process.py", "--serve", kit_db, cluster.bootstrap_servers, str(health))
+    try:
+        assert wait_until(health.exists, timeout=30)
+        first_sign = health.stat().st_mtime_ns
+        # Nothing to publish: the relay only waits for writers, and says it is alive meanwhile.
+        assert wait_until(lambda: health.stat().st_mtime_ns > first_sign, timeout=5)
+        assert wait_until(lambda: check(health, max_age=5, live_only=False)[0], timeout=5)
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        output, _ = relay.communicate(timeout=60)
+    assert relay.returncode == 0, output
+    assert "stopped cleanly" in output
+
+
 def _drain(cluster: ClusterEnv, db_url: str) -> None:
-    producer = create_producer(cluster.bootstrap_servers, client_id="drain")
-    relay = OutboxRelay(db_url, producer, batch_size=200)
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        while relay.relay_once(conn):
-            pass
-    producer.close()
+    producers = transactional_producers(cluster.bootstrap_servers, client_id="drain")
+    relay = OutboxRelay(db_url, producers, batch_size=200)
+    try:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            while relay.relay_once(conn):
+                pass
+    finally:
+        relay.close()
 
 
 def _unsent(db_url: str, topic: Topic) -> int:

@@ -1,8 +1,9 @@
 """The platform's Kafka client settings, in one place.
 
 Producers are idempotent with acks=all, so a retried send never duplicates or reorders a
-partition; consumers never auto-commit, so an offset moves only after the database commit, and
-read only committed records, so a transactional producer's aborted sends are never seen.
+partition; the outbox relay's producer is transactional as well, so a batch that failed part
+way is aborted instead of half visible. Consumers never auto-commit, so an offset moves only
+after the database commit, and read only committed records, so aborted sends are never seen.
 """
 
 from __future__ import annotations
@@ -24,6 +25,28 @@ def create_producer(bootstrap_servers: str, *, client_id: str, **overrides: Any)
         **overrides,
     }
     return KafkaProducer(**settings)
+
+
+def create_transactional_producer(
+    bootstrap_servers: str, *, client_id: str, transactional_id: str, **overrides: Any
+) -> KafkaProducer:
+    """A producer for one transaction at a time; call ``init_transactions`` before the first.
+
+    Its waits are bounded well below kafka-python's defaults (a minute or two each) so a
+    relay facing a broker that went away notices within seconds and retries, and the
+    transaction timeout lets the coordinator abort a dead relay's open transaction, which holds
+    back read-committed consumers of its partitions, after 30 s.
+    """
+    settings: dict[str, Any] = {
+        "transactional_id": transactional_id,
+        "transaction_timeout_ms": 30_000,
+        "delivery_timeout_ms": 25_000,
+        "request_timeout_ms": 10_000,
+        "max_block_ms": 10_000,
+        "bootstrap_timeout_ms": 10_000,
+        **overrides,
+    }
+    return create_producer(bootstrap_servers, client_id=client_id, **settings)
 
 
 def create_consumer(

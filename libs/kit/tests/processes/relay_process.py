@@ -1,7 +1,10 @@
-"""An outbox relay in its own process that SIGKILLs itself after publishing one batch and
-before marking it sent: the moment where a careless relay would lose or forget events.
+"""An outbox relay in its own process.
 
-    python relay_process.py DB_URL BOOTSTRAP BATCH_SIZE
+python relay_process.py DB_URL BOOTSTRAP BATCH_SIZE
+    publishes one batch, then SIGKILLs itself after the transaction committed and before
+    the rows are marked sent: the moment where a careless relay would lose or forget events
+python relay_process.py --serve DB_URL BOOTSTRAP HEALTH_FILE
+    the relay worker as a service runs it, until SIGTERM
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-import psycopg
-
-from paykit.kafka_clients import create_producer
 from paykit.outbox import OutboxRelay, OutboxRow
+from paykit.outbox.publisher import transactional_producers
+from paykit.outbox.resilience import connect
+from paykit.outbox.worker import run_outbox_relay
 
 
 def die(rows: Sequence[OutboxRow]) -> None:
@@ -22,17 +26,23 @@ def die(rows: Sequence[OutboxRow]) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def main() -> None:
-    db_url, bootstrap, batch_size = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    relay = OutboxRelay(
-        db_url,
-        create_producer(bootstrap, client_id="relay-process"),
-        batch_size=batch_size,
-        on_published=die,
-    )
-    with psycopg.connect(db_url, autocommit=True) as conn:
+def main(args: list[str]) -> None:
+    if args[0] == "--serve":
+        db_url, bootstrap, health_file = args[1:]
+        run_outbox_relay(
+            database_url=db_url,
+            bootstrap_servers=bootstrap,
+            client_id="relay-process",
+            liveness_file=Path(health_file),
+        )
+        print("stopped cleanly", flush=True)
+        return
+    db_url, bootstrap, batch_size = args[0], args[1], int(args[2])
+    producers = transactional_producers(bootstrap, client_id="relay-process")
+    relay = OutboxRelay(db_url, producers, batch_size=batch_size, on_published=die)
+    with connect(db_url) as conn:
         relay.relay_once(conn)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -40,7 +40,7 @@ logs: deps
 	@$(RUN) localcluster logs $(if $(FOLLOW),--follow)
 
 token: deps
-	@$(RUN) localcluster token $(if $(MERCHANT),--merchant $(MERCHANT))
+	@$(RUN) localcluster token $(if $(MERCHANT),--merchant $(MERCHANT)) $(if $(ADMIN),--admin)
 
 test: deps
 	@bash deploy/local/run-tests.sh $(PYTEST_ARGS)

@@ -23,6 +23,7 @@ from psycopg.rows import dict_row
 from werkzeug.test import TestResponse
 
 from localcluster.testing import ClusterEnv
+from paykit.auth.audiences import ADMIN_AUDIENCE, WEBHOOKS_ADMIN_SCOPE
 from paykit.auth.jwks import jwks_document
 from paykit.auth.jwt import SigningKey, generate_signing_key, public_keys
 from paykit.auth.webhook_signature import SIGNATURE_HEADER, sign
@@ -31,12 +32,11 @@ from webhook_service.entrypoints.app import create_app
 from webhook_service.entrypoints.app_context import service_of
 from webhook_service.settings import WebhookSettings
 
-CURRENT_SECRET = "whsec_test_current"
-NEXT_SECRET = "whsec_test_next"
-RETIRED_SECRET = "whsec_test_retired"
+# Secrets must be at least 32 bytes (see webhook_service.settings).
+CURRENT_SECRET = "whsec_test_current_0123456789abcdef"
+NEXT_SECRET = "whsec_test_next_0123456789abcdef"
+RETIRED_SECRET = "whsec_test_retired_0123456789abcdef"
 ADMIN_ISSUER = "payments-gateway-test"
-ADMIN_AUDIENCE = "payments-internal-test"
-ADMIN_SCOPE = "webhooks:admin"
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +53,15 @@ def jwks_path(tmp_path_factory: pytest.TempPathFactory, admin_signing_key: Signi
 
 @pytest.fixture
 def issue_token(admin_signing_key: SigningKey) -> Callable[..., str]:
-    def issue(*, scopes: tuple[str, ...] = (ADMIN_SCOPE,), subject: str = "ops-alice") -> str:
+    def issue(
+        *,
+        scopes: tuple[str, ...] = (WEBHOOKS_ADMIN_SCOPE,),
+        subject: str = "ops-alice",
+        audience: str = ADMIN_AUDIENCE,
+    ) -> str:
         return admin_signing_key.issue(
             issuer=ADMIN_ISSUER,
-            audience=ADMIN_AUDIENCE,
+            audience=audience,
             subject=subject,
             ttl=timedelta(minutes=5),
             scopes=scopes,
@@ -72,7 +77,6 @@ def settings(cluster: ClusterEnv, jwks_path: Path, webhook_database: str) -> Web
         database_url=Secret(webhook_database),
         psp_webhook_secrets=(Secret(CURRENT_SECRET), Secret(NEXT_SECRET)),
         auth_issuer=ADMIN_ISSUER,
-        auth_audience=ADMIN_AUDIENCE,
         auth_jwks_path=jwks_path,
         redis_url=Secret(cluster.redis_url),
         db_pool_size=25,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,9 @@ import psycopg
 import pytest
 from flask import Flask
 
+from localcluster.cli import main as cluster_cli
 from payevents import decode
+from webhook_service.settings import load_web_settings
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +59,26 @@ def test_a_forged_token_is_refused(app: Flask, issue_token: Callable[..., str]) 
 
     assert response.status_code == 401
     assert response.json["reason"] in {"invalid_signature", "malformed_token"}
+
+
+def test_the_clusters_merchant_token_is_refused_and_its_admin_token_accepted(
+    make_app: Callable[..., Flask],
+    webhook_database: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Configured as the cluster runs it, with tokens from ``localcluster token [--admin]``."""
+    settings = load_web_settings({**os.environ, "WEBHOOK_DATABASE_URL": webhook_database})
+    client = make_app(**vars(settings)).test_client()
+
+    def answer_to(*token_options: str) -> tuple[int, str | None]:
+        assert cluster_cli(["token", *token_options]) == 0
+        token = capsys.readouterr().out.split()[-1]
+        response = client.get("/admin/deliveries", headers={"Authorization": f"Bearer {token}"})
+        return response.status_code, (response.json or {}).get("reason")
+
+    assert answer_to() == (401, "invalid_audience")
+    assert answer_to("--admin") == (200, None)
+    assert answer_to("--admin", "--scope", "payments:read") == (403, None)
 
 
 def test_deliveries_are_listed_newest_first_with_filters_and_pages(

@@ -20,7 +20,7 @@ from webhook_service.service_layer.commands import ReceiveWebhook
 from webhook_service.service_layer.handlers import IntakeRules, receive_webhook
 
 NOW = datetime(2030, 5, 1, 12, 0, 0, tzinfo=UTC)
-SECRET = "whsec_unit"
+SECRET = "whsec_unit_0123456789abcdef0123456789"
 RULES = IntakeRules(SignaturePolicy((Secret(SECRET),), 300), max_body_bytes=4096, max_json_depth=8)
 
 

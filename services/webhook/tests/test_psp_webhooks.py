@@ -21,9 +21,9 @@ from paykit.settings import Secret
 
 pytestmark = pytest.mark.integration
 
-CURRENT_SECRET = "whsec_test_current"
-NEXT_SECRET = "whsec_test_next"
-RETIRED_SECRET = "whsec_test_retired"
+CURRENT_SECRET = "whsec_test_current_0123456789abcdef"
+NEXT_SECRET = "whsec_test_next_0123456789abcdef"
+RETIRED_SECRET = "whsec_test_retired_0123456789abcdef"
 
 Body = Callable[..., dict[str, Any]]
 

@@ -21,6 +21,7 @@ from localcluster.redis_server import RedisServer
 from localcluster.secrets import SIGNING_KEY_ID, ensure_auth_keys, ensure_webhook_secret
 from localcluster.services import ServiceGroup, procfile_entries
 from localcluster.topics import ensure_topics
+from paykit.auth.audiences import ADMIN_AUDIENCE, PAYMENTS_API_AUDIENCE, WEBHOOKS_ADMIN_SCOPE
 from paykit.auth.jwt import SigningKey
 
 
@@ -45,6 +46,7 @@ def write_env_file(
         "PSP_WEBHOOK_SECRETS": ensure_webhook_secret(secrets_dir),
         "AUTH_ISSUER": "payments-gateway",
         "AUTH_AUDIENCE": "payments-api",
+        "AUTH_ADMIN_AUDIENCE": ADMIN_AUDIENCE,
         "AUTH_JWKS_PATH": str(jwks),
         "AUTH_SIGNING_KEY_PATH": str(signing_key),
         "AUTH_SIGNING_KEY_ID": SIGNING_KEY_ID,
@@ -166,19 +168,35 @@ def bootstrap() -> None:
     )
 
 
-def token(config: ClusterConfig, merchant: str, scopes: list[str], minutes: int) -> None:
-    """A merchant token signed with the cluster's development key, until the gateway issues them."""
+def token(
+    config: ClusterConfig,
+    subject: str | None,
+    scopes: list[str] | None,
+    minutes: int,
+    *,
+    admin: bool = False,
+) -> None:
+    """A token signed with the cluster's development key, until the gateway issues them.
+
+    A merchant's token is for the payment API; ``admin`` gives an operator's token for the
+    internal admin APIs instead, with their own audience, which the payment API refuses.
+    """
     pem = config.state_dir / "secrets" / "jwt-signing.pem"
     if not pem.exists():
         raise ClusterError(f"cluster {config.name!r} has no signing key yet: run make up first")
     key = SigningKey(pem.read_bytes(), SIGNING_KEY_ID)
+    audience, default_subject, default_scopes = (
+        (ADMIN_AUDIENCE, "ops_local", (WEBHOOKS_ADMIN_SCOPE,))
+        if admin
+        else (PAYMENTS_API_AUDIENCE, "MER_local", ("payments:read", "payments:write"))
+    )
     print(
         key.issue(
             issuer="payments-gateway",
-            audience="payments-api",
-            subject=merchant,
+            audience=audience,
+            subject=subject or default_subject,
             ttl=timedelta(minutes=minutes),
-            scopes=tuple(scopes),
+            scopes=tuple(scopes or default_scopes),
         )
     )
 
@@ -195,9 +213,16 @@ def main(argv: list[str] | None = None) -> int:
     logs_cmd.add_argument("-f", "--follow", action="store_true")
     sub.add_parser("topics", help="create the catalogue's topics (idempotent)")
     sub.add_parser("bootstrap", help="databases, roles and topics on external infrastructure")
-    token_cmd = sub.add_parser("token", help="a development merchant JWT for the payment API")
-    token_cmd.add_argument("--merchant", default="MER_local")
+    token_cmd = sub.add_parser(
+        "token", help="a development JWT: a merchant's for the payment API, or --admin"
+    )
+    token_cmd.add_argument(
+        "--merchant", "--subject", dest="subject", help="MER_local, or ops_local with --admin"
+    )
     token_cmd.add_argument("--scope", action="append", default=None)
+    token_cmd.add_argument(
+        "--admin", action="store_true", help="an operator's token for the admin APIs"
+    )
     token_cmd.add_argument("--minutes", type=int, default=60)
     args = parser.parse_args(argv)
     try:
@@ -214,12 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "logs":
             logs(config, args.n, args.follow)
         elif args.command == "token":
-            token(
-                config,
-                args.merchant,
-                args.scope or ["payments:read", "payments:write"],
-                args.minutes,
-            )
+            token(config, args.subject, args.scope, args.minutes, admin=args.admin)
         elif args.command == "topics":
             report = ensure_topics(config.bootstrap_servers)
             print(

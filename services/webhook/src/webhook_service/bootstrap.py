@@ -60,7 +60,7 @@ def bootstrap(
     )
     admin = admin or load_admin_access(
         issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
+        audience=settings.admin_audience,
         jwks_path=settings.auth_jwks_path,
         scope=settings.admin_scope,
     )

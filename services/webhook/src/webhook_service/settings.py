@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from paykit.auth.audiences import ADMIN_AUDIENCE, PAYMENTS_API_AUDIENCE, WEBHOOKS_ADMIN_SCOPE
 from paykit.auth.webhook_signature import DEFAULT_TOLERANCE_SECONDS
-from paykit.settings import Env, Secret, load_settings
+from paykit.settings import ConfigError, ConfigProblem, Env, Secret, load_settings
+from webhook_service.domain.signatures import MIN_SECRET_BYTES
 
 DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
 DEFAULT_MAX_JSON_DEPTH: Final = 8
-DEFAULT_ADMIN_SCOPE: Final = "webhooks:admin"
+DEFAULT_ADMIN_SCOPE: Final = WEBHOOKS_ADMIN_SCOPE
 LOG_LEVELS: Final = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
 
 
@@ -31,8 +33,8 @@ class WebhookSettings:
     database_url: Secret
     psp_webhook_secrets: tuple[Secret, ...]
     auth_issuer: str
-    auth_audience: str
     auth_jwks_path: Path
+    admin_audience: str = ADMIN_AUDIENCE
     redis_url: Secret | None = None
     db_pool_size: int = 10
     tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS
@@ -61,12 +63,13 @@ def load_relay_settings(environ: Mapping[str, str] | None = None) -> RelaySettin
 
 
 def _web(env: Env) -> WebhookSettings:
-    return WebhookSettings(
+    problems: list[ConfigProblem] = []  # rules across values, reported with the others
+    settings = WebhookSettings(
         database_url=env.secret("WEBHOOK_DATABASE_URL"),
-        psp_webhook_secrets=env.secret_list("PSP_WEBHOOK_SECRETS"),
+        psp_webhook_secrets=_webhook_secrets(env, problems),
         auth_issuer=env.str("AUTH_ISSUER"),
-        auth_audience=env.str("AUTH_AUDIENCE"),
         auth_jwks_path=Path(env.str("AUTH_JWKS_PATH")),
+        admin_audience=_admin_audience(env, problems),
         redis_url=env.secret("REDIS_URL", default=None),
         db_pool_size=env.int("WEBHOOK_DB_POOL_SIZE", default=10, min=1, max=100),
         tolerance_seconds=env.int(
@@ -84,6 +87,42 @@ def _web(env: Env) -> WebhookSettings:
         admin_scope=env.str("WEBHOOK_ADMIN_SCOPE", default=DEFAULT_ADMIN_SCOPE),
         log=_log(env),
     )
+    if problems:
+        raise ConfigError(*problems)
+    return settings
+
+
+def _webhook_secrets(env: Env, problems: list[ConfigProblem]) -> tuple[Secret, ...]:
+    """The active secrets, stripped; each long enough that guessing one is out of reach.
+
+    A trailing newline or space from a secret store would otherwise become part of the key and
+    fail every signature; a short secret is a key an attacker can brute-force offline from one
+    captured delivery.
+    """
+    name = "PSP_WEBHOOK_SECRETS"
+    secrets = tuple(Secret(secret.reveal().strip()) for secret in env.secret_list(name))
+    short = [
+        position
+        for position, secret in enumerate(secrets, start=1)
+        if len(secret.reveal().encode()) < MIN_SECRET_BYTES
+    ]
+    if short:
+        which = ", ".join(map(str, short))
+        problem = f"each secret must be at least {MIN_SECRET_BYTES} bytes once trimmed"
+        problems.append(ConfigProblem(name, f"{problem}; too short: no. {which} of {len(secrets)}"))
+    return secrets
+
+
+def _admin_audience(env: Env, problems: list[ConfigProblem]) -> str:
+    """The admin API's own audience: a token for the payment API must not open it."""
+    name = "AUTH_ADMIN_AUDIENCE"
+    audience = env.str(name, default=ADMIN_AUDIENCE)
+    payment_api = {PAYMENTS_API_AUDIENCE, env.str("AUTH_AUDIENCE", default=PAYMENTS_API_AUDIENCE)}
+    if audience in payment_api:
+        problems.append(
+            ConfigProblem(name, f"must differ from the payment API's audience {audience!r}")
+        )
+    return audience
 
 
 def _relay(env: Env) -> RelaySettings:

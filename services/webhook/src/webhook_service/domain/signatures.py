@@ -15,6 +15,9 @@ from paykit.auth import webhook_signature
 from paykit.settings import Secret
 from webhook_service.domain.errors import SignatureRejected
 
+MIN_SECRET_BYTES: Final = 32
+"""256 bits: the HMAC key length below which an offline guess from one captured delivery pays."""
+
 _EXPLANATIONS: Final = {
     "missing_signature": f"The {webhook_signature.SIGNATURE_HEADER} header is missing.",
     "malformed_signature": (
@@ -33,8 +36,10 @@ class SignaturePolicy:
     tolerance_seconds: int = webhook_signature.DEFAULT_TOLERANCE_SECONDS
 
     def __post_init__(self) -> None:
-        if not self.secrets or any(not secret.reveal() for secret in self.secrets):
-            raise ValueError("at least one non-empty webhook secret is required")
+        if not self.secrets:
+            raise ValueError("at least one webhook secret is required")
+        if any(len(secret.reveal().encode()) < MIN_SECRET_BYTES for secret in self.secrets):
+            raise ValueError(f"every webhook secret must be at least {MIN_SECRET_BYTES} bytes")
         if self.tolerance_seconds < 0:
             raise ValueError("tolerance_seconds must not be negative")
 

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from payevents import fieldtypes as f
-from payevents.fieldtypes import StrictSchema
+from payevents.fieldtypes import StrictSchema, Text
 from payevents.registry import EventRegistry, Upcaster
 
 
@@ -68,6 +68,30 @@ class PaymentFailedV1(PaymentFacts):
     psp_reference = f.identifier("The PSP's charge id, when it answered.", optional=True)
 
 
+def corrected_from(status: str) -> Text:
+    """Optional: set only on a correction, naming the status the PSP's own record overturned."""
+    return Text(
+        load_default=None,
+        validate=validate.OneOf((status,)),
+        metadata={
+            "description": f"Set when this event corrects an earlier payment.{status}: the PSP's"
+            " own record says otherwise. Absent on the ordinary path."
+        },
+    )
+
+
+class PaymentSucceededV2(PaymentSucceededV1):
+    """The PSP confirmed the charge, possibly overturning a failure reported earlier."""
+
+    corrected_from = corrected_from("failed")
+
+
+class PaymentFailedV2(PaymentFailedV1):
+    """The charge will not happen, possibly overturning a success reported earlier."""
+
+    corrected_from = corrected_from("succeeded")
+
+
 class PaymentCanceledV1(PaymentFacts):
     """The payment was stopped before it succeeded."""
 
@@ -84,5 +108,7 @@ def register(registry: EventRegistry) -> None:
     )
     registry.register("payment.processing", 1, PaymentProcessingV1)
     registry.register("payment.succeeded", 1, PaymentSucceededV1)
+    registry.register("payment.succeeded", 2, PaymentSucceededV2)
     registry.register("payment.failed", 1, PaymentFailedV1)
+    registry.register("payment.failed", 2, PaymentFailedV2)
     registry.register("payment.canceled", 1, PaymentCanceledV1)

@@ -43,20 +43,15 @@ class BurstObserver:
         self.payment_db = cluster_env["PAYMENT_DATABASE_URL"]
         self.webhook_db = cluster_env["WEBHOOK_DATABASE_URL"]
 
-    def statuses(self, payment_ids: Sequence[str]) -> Counter[str]:
-        with psycopg.connect(self.payment_db) as conn:
-            rows = conn.execute(
-                "SELECT status, count(*) FROM payments WHERE id = ANY(%s) GROUP BY status",
-                (list(payment_ids),),
-            ).fetchall()
-        return Counter({status: count for status, count in rows})
-
     def payment_statuses(self, payment_ids: Sequence[str]) -> dict[str, str]:
         with psycopg.connect(self.payment_db) as conn:
             rows = conn.execute(
                 "SELECT id, status FROM payments WHERE id = ANY(%s)", (list(payment_ids),)
             ).fetchall()
         return dict(rows)
+
+    def statuses(self, payment_ids: Sequence[str]) -> Counter[str]:
+        return Counter(self.payment_statuses(payment_ids).values())
 
     def last_final_at(self, payment_ids: Sequence[str]) -> datetime | None:
         with psycopg.connect(self.payment_db) as conn:

@@ -6,7 +6,9 @@ handed out by fixtures.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +30,7 @@ from paykit.auth.jwks import jwks_document
 from paykit.auth.jwt import SigningKey, generate_signing_key, public_keys
 from paykit.auth.webhook_signature import SIGNATURE_HEADER, sign
 from paykit.settings import Secret
+from webhook_service.domain.rate_limits import RateLimit
 from webhook_service.entrypoints.app import create_app
 from webhook_service.entrypoints.app_context import service_of
 from webhook_service.settings import WebhookSettings
@@ -72,7 +75,11 @@ def issue_token(admin_signing_key: SigningKey) -> Callable[..., str]:
 
 @pytest.fixture
 def settings(cluster: ClusterEnv, jwks_path: Path, webhook_database: str) -> WebhookSettings:
-    """Real database and Redis of the test cluster; our own secrets, so rotation can be shown."""
+    """Real database and Redis of the test cluster; our own secrets, so rotation can be shown.
+
+    Every test client posts from 127.0.0.1, so the limit on unauthenticated requests is set
+    out of reach here; the tests of the limit use a low one and addresses of their own.
+    """
     return WebhookSettings(
         database_url=Secret(webhook_database),
         psp_webhook_secrets=(Secret(CURRENT_SECRET), Secret(NEXT_SECRET)),
@@ -80,6 +87,7 @@ def settings(cluster: ClusterEnv, jwks_path: Path, webhook_database: str) -> Web
         auth_jwks_path=jwks_path,
         redis_url=Secret(cluster.redis_url),
         db_pool_size=25,
+        unauthenticated_limit=RateLimit(per_minute=60_000, burst=10_000),
     )
 
 
@@ -117,6 +125,7 @@ class Psp:
         timestamp: int | None = None,
         signature: str | None = None,
         headers: Mapping[str, str] | None = None,
+        source: str = "127.0.0.1",
     ) -> TestResponse:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         signed_at = int(time.time()) if timestamp is None else timestamp
@@ -128,12 +137,37 @@ class Psp:
                 SIGNATURE_HEADER: signature or sign(raw, secret, signed_at),
                 **(headers or {}),
             },
+            environ_overrides={"REMOTE_ADDR": source},
         )
 
 
 @pytest.fixture
-def psp(app: Flask) -> Psp:
-    return Psp(app.test_client())
+def psp_for() -> Callable[[Flask], Psp]:
+    """A PSP stand-in posting to an app of the test's own making."""
+
+    def psp(app: Flask) -> Psp:
+        return Psp(app.test_client())
+
+    return psp
+
+
+@pytest.fixture
+def psp(app: Flask, psp_for: Callable[[Flask], Psp]) -> Psp:
+    return psp_for(app)
+
+
+@pytest.fixture
+def admin(app: Flask, issue_token: Callable[..., str]) -> FlaskClient:
+    """The admin API, with a valid admin token."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {issue_token()}"
+    return client
+
+
+@pytest.fixture
+def source_address() -> str:
+    """An address of this test's own, so its requests count against no one else's limit."""
+    return str(ipaddress.IPv4Address(0x0A000000 | random.getrandbits(24)))  # 10.x.y.z
 
 
 @pytest.fixture
@@ -175,6 +209,9 @@ class WebhookDatabase:
             return cur.execute(
                 f"SELECT * FROM webhook_deliveries WHERE {clause} ORDER BY seq", conditions
             ).fetchall()
+
+    def from_source(self, address: str) -> list[dict[str, Any]]:
+        return self.deliveries(source_address=address)
 
     def delivery(self, delivery_id: str) -> dict[str, Any]:
         (row,) = self.deliveries(id=delivery_id)

@@ -20,13 +20,6 @@ pytestmark = pytest.mark.integration
 Body = Callable[..., dict[str, Any]]
 
 
-@pytest.fixture
-def admin(app: Flask, issue_token: Callable[..., str]) -> Any:
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {issue_token()}"
-    return client
-
-
 def test_the_admin_api_needs_a_token(app: Flask) -> None:
     response = app.test_client().get("/admin/deliveries")
 

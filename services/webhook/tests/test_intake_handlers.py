@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,7 +15,19 @@ from payevents import Envelope
 from paykit.auth.webhook_signature import sign
 from paykit.settings import Secret
 from webhook_service.domain.deliveries import Delivery, DeliveryFilters, Verdict
-from webhook_service.domain.errors import PayloadTooLarge, SignatureRejected, UnknownStatus
+from webhook_service.domain.errors import (
+    PayloadTooLarge,
+    RateLimited,
+    SignatureRejected,
+    UnknownStatus,
+)
+from webhook_service.domain.rate_limits import (
+    ADMITTED,
+    UNAVAILABLE,
+    Admission,
+    AdmissionState,
+    source_of,
+)
 from webhook_service.domain.signatures import SignaturePolicy
 from webhook_service.service_layer.commands import ReceiveWebhook
 from webhook_service.service_layer.handlers import IntakeRules, receive_webhook
@@ -99,6 +112,18 @@ class RememberingCache:
         self.known.add(psp_event_id)
 
 
+@dataclass
+class ScriptedLimiter:
+    """Answers every request with one admission and remembers who asked."""
+
+    answer: Admission = ADMITTED
+    asked: list[str] = field(default_factory=list)
+
+    def admit(self, source: str) -> Admission:
+        self.asked.append(source)
+        return self.answer
+
+
 def receive(
     raw: bytes,
     uow: InMemoryUnitOfWork,
@@ -106,18 +131,27 @@ def receive(
     *,
     signed_at: datetime = NOW,
     too_large: bool = False,
+    signature: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
+    limiter: ScriptedLimiter | None = None,
 ) -> Verdict:
     command = ReceiveWebhook(
         raw_body=raw,
-        signature_header=sign(raw, SECRET, int(signed_at.timestamp())),
-        headers=[],
+        signature_header=signature or sign(raw, SECRET, int(signed_at.timestamp())),
+        headers=headers or [],
         request_id="req_1",
         correlation_id="cor_1",
         body_too_large=too_large,
         declared_size=len(raw),
+        source_address="203.0.113.7",
     )
     receipt = receive_webhook(
-        command, uow=uow, rules=RULES, replay_cache=cache or RememberingCache(), clock=lambda: NOW
+        command,
+        uow=uow,
+        rules=RULES,
+        replay_cache=cache or RememberingCache(),
+        rate_limiter=limiter or ScriptedLimiter(),
+        clock=lambda: NOW,
     )
     return receipt.verdict
 
@@ -189,3 +223,108 @@ def test_an_oversized_body_is_refused_and_not_kept() -> None:
         receive(b"", uow, too_large=True)
 
     assert uow.committed_deliveries.rows[0].body is None
+
+
+FORGED = "t=1903003200,v1=" + "0" * 64
+
+
+def test_an_unauthenticated_request_leaves_only_a_bounded_record() -> None:
+    uow = InMemoryUnitOfWork()
+    raw = b'{"paymentRef": "PAY_1", "junk": "' + b"x" * 5000 + b'"}'
+    sent_headers = [
+        ("Content-Type", "application/json"),
+        ("Psp-Signature", FORGED),
+        ("User-Agent", "curl/8" + "." * 1000),
+        ("Cookie", "session=abc"),
+        ("Authorization", "Bearer abc"),
+        ("X-Anything", "whatever the sender likes"),
+    ]
+
+    with pytest.raises(SignatureRejected) as refused:
+        receive(raw, uow, signature=FORGED, headers=sent_headers)
+
+    (stored,) = uow.committed_deliveries.rows
+    assert refused.value.delivery_id == stored.id
+    assert stored.body == raw[:1024]
+    assert (stored.body_size, stored.body_truncated) == (len(raw), True)
+    assert stored.body_sha256 == hashlib.sha256(raw).hexdigest()
+    assert set(stored.headers) == {"content-type", "user-agent", "psp-signature"}
+    assert len(stored.headers["user-agent"]) == 256
+    assert stored.source_address == "203.0.113.7"
+
+
+def test_a_stale_but_genuine_signature_counts_as_unauthenticated() -> None:
+    uow = InMemoryUnitOfWork()
+    raw = body() + b" " * 2000
+    limiter = ScriptedLimiter()
+
+    with pytest.raises(SignatureRejected):
+        receive(raw, uow, signed_at=datetime(2030, 5, 1, 11, 0, tzinfo=UTC), limiter=limiter)
+
+    assert limiter.asked == ["203.0.113.7"]
+    assert uow.committed_deliveries.rows[0].body == raw[:1024]
+
+
+def test_a_signed_refusal_is_kept_whole_and_never_counted() -> None:
+    uow = InMemoryUnitOfWork()
+    limiter = ScriptedLimiter(Admission(AdmissionState.LIMITED, 30))
+    raw = json.dumps({"paymentRef": "PAY_1", "status": "PAID", "pad": "x" * 3000}).encode()
+
+    with pytest.raises(UnknownStatus):
+        receive(raw, uow, headers=[("X-Anything", "kept")], limiter=limiter)
+
+    (stored,) = uow.committed_deliveries.rows
+    assert (stored.body, stored.headers["x-anything"]) == (raw, "kept")
+    assert limiter.asked == []
+
+
+def test_an_authentic_delivery_is_accepted_whatever_the_limiter_says() -> None:
+    for answer in (Admission(AdmissionState.LIMITED, 30), UNAVAILABLE):
+        limiter = ScriptedLimiter(answer)
+
+        assert receive(body(), InMemoryUnitOfWork(), limiter=limiter) is Verdict.ACCEPTED
+        assert limiter.asked == []
+
+
+def test_a_source_over_its_limit_is_told_when_to_retry_and_nothing_is_kept() -> None:
+    uow = InMemoryUnitOfWork()
+    limiter = ScriptedLimiter(Admission(AdmissionState.LIMITED, 2.2))
+
+    with pytest.raises(RateLimited) as limited:
+        receive(body(), uow, signature=FORGED, limiter=limiter)
+
+    assert (limited.value.code, limited.value.retry_after) == ("rate_limited", "3")
+    assert limited.value.delivery_id is None
+    assert uow.committed_deliveries.rows == []
+
+
+def test_without_the_limiter_an_unauthenticated_request_is_refused_but_not_kept() -> None:
+    uow = InMemoryUnitOfWork()
+
+    for too_large, signature in ((False, FORGED), (True, None)):
+        with pytest.raises((SignatureRejected, PayloadTooLarge)) as refused:
+            receive(
+                body(),
+                uow,
+                too_large=too_large,
+                signature=signature,
+                limiter=ScriptedLimiter(UNAVAILABLE),
+            )
+        assert refused.value.delivery_id is None
+
+    assert uow.committed_deliveries.rows == []
+
+
+@pytest.mark.parametrize(
+    ("address", "source"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        (None, "unknown"),
+        ("not an address", "unknown"),
+    ],
+)
+def test_a_source_is_an_ipv4_address_or_an_ipv6_64(address: str | None, source: str) -> None:
+    assert source_of(address) == source

@@ -8,6 +8,7 @@ import pytest
 
 from localcluster.secrets import ensure_webhook_secret
 from paykit.settings import ConfigError
+from webhook_service.domain.rate_limits import RateLimit
 from webhook_service.entrypoints.admin_auth import load_admin_access
 from webhook_service.settings import load_relay_settings, load_web_settings
 
@@ -26,6 +27,7 @@ def test_defaults_fill_everything_optional() -> None:
 
     assert [secret.reveal() for secret in settings.psp_webhook_secrets] == [SECRET_A, SECRET_B]
     assert settings.admin_audience == "payments-admin"
+    assert settings.unauthenticated_limit == RateLimit(per_minute=60, burst=20)
     assert settings.tolerance_seconds == 300
     assert settings.max_body_bytes == 64 * 1024
     assert settings.max_json_depth == 8
@@ -39,6 +41,7 @@ def test_every_missing_or_bad_variable_is_reported_at_once() -> None:
         "WEBHOOK_TOLERANCE_SECONDS": "five minutes",
         "WEBHOOK_MAX_BODY_BYTES": "10",
         "AUTH_ADMIN_AUDIENCE": "payments-api",
+        "WEBHOOK_UNAUTHENTICATED_BURST": "0",
     }
 
     with pytest.raises(ConfigError) as error:
@@ -49,6 +52,7 @@ def test_every_missing_or_bad_variable_is_reported_at_once() -> None:
         "WEBHOOK_TOLERANCE_SECONDS",
         "WEBHOOK_MAX_BODY_BYTES",
         "AUTH_ADMIN_AUDIENCE",
+        "WEBHOOK_UNAUTHENTICATED_BURST",
     }
 
 

@@ -18,14 +18,19 @@ from paykit.db import create_pool
 from paykit.web import ReadinessCheck
 from webhook_service.adapters.postgres_unit_of_work import PostgresUnitOfWork
 from webhook_service.adapters.replay_cache import NoReplayCache, RedisReplayCache
+from webhook_service.adapters.source_rate_limiter import (
+    NoSharedRateLimiter,
+    RedisSourceRateLimiter,
+)
 from webhook_service.domain.signatures import SignaturePolicy
 from webhook_service.entrypoints.admin_auth import AdminAccess, load_admin_access
 from webhook_service.service_layer.handlers import Clock, IntakeRules, utc_now
-from webhook_service.service_layer.ports import ReplayCache, UnitOfWork
+from webhook_service.service_layer.ports import ReplayCache, SourceRateLimiter, UnitOfWork
 from webhook_service.settings import WebhookSettings
 
 SERVICE_NAME: Final = "webhook"
-# A replay-cache lookup is a shortcut; waiting longer than this for it defeats its purpose.
+# A replay-cache lookup is a shortcut, and the rate limit only guards what an unauthenticated
+# request may store: waiting longer than this for either defeats its purpose.
 _REDIS_TIMEOUT_SECONDS: Final = 0.1
 _READINESS_TIMEOUT_SECONDS: Final = 2.0
 
@@ -34,6 +39,7 @@ _READINESS_TIMEOUT_SECONDS: Final = 2.0
 class WebhookService:
     rules: IntakeRules
     replay_cache: ReplayCache
+    rate_limiter: SourceRateLimiter
     admin: AdminAccess
     unit_of_work: Callable[[], UnitOfWork]
     clock: Clock = utc_now
@@ -50,6 +56,7 @@ def bootstrap(
     *,
     unit_of_work: Callable[[], UnitOfWork] | None = None,
     replay_cache: ReplayCache | None = None,
+    rate_limiter: SourceRateLimiter | None = None,
     admin: AdminAccess | None = None,
     clock: Clock = utc_now,
 ) -> WebhookService:
@@ -73,17 +80,23 @@ def bootstrap(
         closers.append(pool.close)
         checks["database"] = _database_check(pool)
         unit_of_work = partial(PostgresUnitOfWork, pool)
-    if replay_cache is None and settings.redis_url is not None:
+    if settings.redis_url is not None and (replay_cache is None or rate_limiter is None):
         client = redis.Redis.from_url(
             settings.redis_url.reveal(),
             socket_timeout=_REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=_REDIS_TIMEOUT_SECONDS,
         )
         closers.append(client.close)
-        replay_cache = RedisReplayCache(client, ttl_seconds=settings.replay_cache_ttl_seconds)
+        replay_cache = replay_cache or RedisReplayCache(
+            client, ttl_seconds=settings.replay_cache_ttl_seconds
+        )
+        rate_limiter = rate_limiter or RedisSourceRateLimiter(
+            client, settings.unauthenticated_limit
+        )
     return WebhookService(
         rules=rules,
         replay_cache=NoReplayCache() if replay_cache is None else replay_cache,
+        rate_limiter=NoSharedRateLimiter() if rate_limiter is None else rate_limiter,
         admin=admin,
         unit_of_work=unit_of_work,
         clock=clock,

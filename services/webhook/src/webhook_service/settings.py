@@ -14,11 +14,14 @@ from typing import Final
 from paykit.auth.audiences import ADMIN_AUDIENCE, PAYMENTS_API_AUDIENCE, WEBHOOKS_ADMIN_SCOPE
 from paykit.auth.webhook_signature import DEFAULT_TOLERANCE_SECONDS
 from paykit.settings import ConfigError, ConfigProblem, Env, Secret, load_settings
+from webhook_service.domain.rate_limits import RateLimit
 from webhook_service.domain.signatures import MIN_SECRET_BYTES
 
 DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
 DEFAULT_MAX_JSON_DEPTH: Final = 8
 DEFAULT_ADMIN_SCOPE: Final = WEBHOOKS_ADMIN_SCOPE
+# Far above what a misconfigured PSP needs to be diagnosed, far below what fills a disk.
+DEFAULT_UNAUTHENTICATED_LIMIT: Final = RateLimit(per_minute=60, burst=20)
 LOG_LEVELS: Final = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
 
 
@@ -42,6 +45,7 @@ class WebhookSettings:
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
     replay_cache_ttl_seconds: int = 24 * 3600
     admin_scope: str = DEFAULT_ADMIN_SCOPE
+    unauthenticated_limit: RateLimit = DEFAULT_UNAUTHENTICATED_LIMIT
     log: LogSettings = field(default_factory=LogSettings)
 
 
@@ -85,6 +89,20 @@ def _web(env: Env) -> WebhookSettings:
             "WEBHOOK_REPLAY_CACHE_TTL_SECONDS", default=24 * 3600, min=60
         ),
         admin_scope=env.str("WEBHOOK_ADMIN_SCOPE", default=DEFAULT_ADMIN_SCOPE),
+        unauthenticated_limit=RateLimit(
+            per_minute=env.int(
+                "WEBHOOK_UNAUTHENTICATED_PER_MINUTE",
+                default=DEFAULT_UNAUTHENTICATED_LIMIT.per_minute,
+                min=1,
+                max=60_000,
+            ),
+            burst=env.int(
+                "WEBHOOK_UNAUTHENTICATED_BURST",
+                default=DEFAULT_UNAUTHENTICATED_LIMIT.burst,
+                min=1,
+                max=10_000,
+            ),
+        ),
         log=_log(env),
     )
     if problems:

@@ -20,8 +20,8 @@ _REASON_DETAIL_MAX: Final = 1000
 _WRITTEN: Final = (
     "id", "received_at", "verdict", "reason", "reason_detail", "psp_event_id", "psp_event_type",
     "payment_id", "refund_id", "status", "amount", "currency", "psp_reference", "failure_code",
-    "signed_at", "event_id_derived", "request_id", "headers", "body", "body_size", "event_id",
-    "event_type", "event_value",
+    "signed_at", "event_id_derived", "request_id", "headers", "body", "body_size", "body_sha256",
+    "source_address", "event_id", "event_type", "event_value",
 )  # fmt: skip
 _INSERT: Final = sql.SQL("INSERT INTO webhook_deliveries ({columns}) VALUES ({values})").format(
     columns=sql.SQL(", ").join(map(sql.Identifier, _WRITTEN)),
@@ -97,6 +97,8 @@ def _row(delivery: Delivery) -> dict[str, Any]:
         "headers": Jsonb(dict(delivery.headers)),
         "body": delivery.body,
         "body_size": delivery.body_size,
+        "body_sha256": delivery.body_sha256,
+        "source_address": delivery.source_address,
         "event_id": None if event is None else event.id,
         "event_type": None if event is None else event.type,
         "event_value": None if event is None else event.value,
@@ -119,6 +121,8 @@ def _delivery(row: dict[str, Any]) -> Delivery:
         headers=row["headers"],
         body=None if row["body"] is None else bytes(row["body"]),
         body_size=row["body_size"],
+        body_sha256=row["body_sha256"],
+        source_address=row["source_address"],
         reason=row["reason"],
         reason_detail=row["reason_detail"],
         signed_at=row["signed_at"],

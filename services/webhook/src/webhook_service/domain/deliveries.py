@@ -3,18 +3,21 @@
 A delivery is ``accepted`` (first time we see its event id; it produced an event), ``duplicate``
 (authentic, but its event id was already accepted; it changed nothing) or ``rejected`` (refused,
 with a reason). Rejections are kept too: a burst of them is how a broken secret rotation or an
-attack shows up.
+attack shows up. What anyone on the internet can make us store is bounded, though: a request
+that fails authentication leaves only a short record (see ``Arrival.rejected``).
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final
 
+from paykit.auth.webhook_signature import SIGNATURE_HEADER
 from paykit.logging import REDACTED, is_secret_key
 from webhook_service.domain.errors import WebhookRejected
 from webhook_service.domain.notifications import PspNotification
@@ -28,6 +31,22 @@ class Verdict(enum.StrEnum):
 
 # Request plumbing that says nothing about the delivery; everything else is kept.
 _UNINTERESTING_HEADERS: Final = frozenset({"connection", "keep-alive", "transfer-encoding"})
+
+UNAUTHENTICATED_BODY_BYTES: Final = 1024
+"""How much of an unauthenticated body is kept: enough to tell a PSP body from noise."""
+UNAUTHENTICATED_HEADERS: Final = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "user-agent",
+        SIGNATURE_HEADER.lower(),
+        "x-request-id",
+        "x-correlation-id",
+        "x-forwarded-for",
+    }
+)
+"""The only headers kept from an unauthenticated request: none can carry a credential."""
+UNAUTHENTICATED_HEADER_CHARS: Final = 256
 
 
 def new_delivery_id() -> str:
@@ -51,6 +70,11 @@ def recordable_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return kept
 
 
+def body_digest(body: bytes) -> str:
+    """SHA-256 of the exact bytes: matches a kept excerpt to what the sender says it sent."""
+    return hashlib.sha256(body).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class EmittedEvent:
     """The normalised event an accepted delivery produced, encoded as it went to the outbox."""
@@ -69,6 +93,8 @@ class Delivery:
     headers: Mapping[str, str]
     body: bytes | None = field(repr=False)
     body_size: int | None
+    body_sha256: str | None = None
+    source_address: str | None = None
     reason: str | None = None
     reason_detail: str | None = None
     signed_at: datetime | None = None
@@ -90,10 +116,15 @@ class Delivery:
     def psp_event_id(self) -> str | None:
         return None if self.notification is None else self.notification.psp_event_id
 
+    @property
+    def body_truncated(self) -> bool:
+        """True when ``body`` is only the start of what was received (or nothing of it)."""
+        return self.body_size is not None and len(self.body or b"") < self.body_size
+
 
 @dataclass(frozen=True, slots=True)
 class Arrival:
-    """What is known of a delivery before any verdict: when and how it came in."""
+    """What is known of a delivery before any verdict: when, from where and how it came in."""
 
     delivery_id: str
     received_at: datetime
@@ -101,6 +132,7 @@ class Arrival:
     headers: Mapping[str, str]
     body: bytes | None
     body_size: int | None
+    source_address: str | None = None
 
     def accepted(
         self, signed_at: datetime, notification: PspNotification, event: EmittedEvent
@@ -113,11 +145,29 @@ class Arrival:
         return self._delivery(Verdict.DUPLICATE, signed_at=signed_at, notification=notification)
 
     def rejected(self, rejection: WebhookRejected, signed_at: datetime | None) -> Delivery:
-        return self._delivery(
+        """The refusal as it is kept: in full when signed, bounded when not.
+
+        Without a verified signature (none, a wrong one, a stale one, a body too large to
+        check) anyone could have sent it, so only its first kilobyte, its size and digest, a
+        few harmless headers and where it came from are kept: never cookies or credentials,
+        and never more than a couple of kilobytes per request.
+        """
+        rejected = self._delivery(
             Verdict.REJECTED,
             reason=rejection.code,
             reason_detail=rejection.log_detail,
             signed_at=signed_at,
+        )
+        if signed_at is not None:
+            return rejected
+        return replace(
+            rejected,
+            headers={
+                name: value[:UNAUTHENTICATED_HEADER_CHARS]
+                for name, value in self.headers.items()
+                if name in UNAUTHENTICATED_HEADERS
+            },
+            body=None if self.body is None else self.body[:UNAUTHENTICATED_BODY_BYTES],
         )
 
     def _delivery(
@@ -138,6 +188,8 @@ class Arrival:
             headers=self.headers,
             body=self.body,
             body_size=self.body_size,
+            body_sha256=None if self.body is None else body_digest(self.body),
+            source_address=self.source_address,
             reason=reason,
             reason_detail=reason_detail,
             signed_at=signed_at,

@@ -43,6 +43,16 @@ class SignatureRejected(WebhookRejected):
     code = "invalid_signature"
 
 
+class RateLimited(WebhookRejected):
+    """Too many unauthenticated requests from one source: answered 429, not recorded."""
+
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: str) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class MalformedJson(WebhookRejected):
     code = "malformed_json"
 

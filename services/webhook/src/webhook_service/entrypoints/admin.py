@@ -137,6 +137,7 @@ def _summary(delivery: Delivery) -> dict[str, Any]:
         **notification_facts(delivery.notification),
         "signed_at": None if delivery.signed_at is None else f.format_utc(delivery.signed_at),
         "request_id": delivery.request_id,
+        "source_address": delivery.source_address,
         "body_size": delivery.body_size,
         "event_id": None if event is None else event.id,
         "event_type": None if event is None else event.type,
@@ -148,6 +149,8 @@ def _details(delivery: Delivery) -> dict[str, Any]:
     return {
         **_summary(delivery),
         "headers": dict(delivery.headers),
+        "body_sha256": delivery.body_sha256,
+        "body_truncated": delivery.body_truncated,
         "body": None if body is None else body.decode("utf-8", errors="replace"),
         "body_base64": None if body is None else base64.b64encode(body).decode("ascii"),
     }

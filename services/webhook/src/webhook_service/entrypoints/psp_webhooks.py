@@ -14,7 +14,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from paykit.auth.webhook_signature import SIGNATURE_HEADER
 from paykit.problems import Problem
 from paykit.web import current_correlation_id, current_request_id, problem_response
-from webhook_service.domain.errors import WebhookRejected
+from webhook_service.domain.errors import RateLimited, WebhookRejected
 from webhook_service.entrypoints.app_context import current_service
 from webhook_service.service_layer.commands import ReceiveWebhook
 from webhook_service.service_layer.handlers import receive_webhook
@@ -25,6 +25,7 @@ from webhook_service.service_layer.handlers import receive_webhook
 _STATUS_BY_CODE: Final = {
     "invalid_signature": 401,
     "payload_too_large": 413,
+    "rate_limited": 429,
     "malformed_json": 400,
     "json_too_deep": 400,
 }
@@ -44,12 +45,14 @@ def receive_psp_webhook() -> Response:
         correlation_id=current_correlation_id(),
         body_too_large=too_large,
         declared_size=request.content_length,
+        source_address=request.remote_addr,
     )
     receipt = receive_webhook(
         command,
         uow=service.unit_of_work(),
         rules=service.rules,
         replay_cache=service.replay_cache,
+        rate_limiter=service.rate_limiter,
         clock=service.clock,
     )
     return jsonify(
@@ -61,13 +64,18 @@ def receive_psp_webhook() -> Response:
 
 @blueprint.errorhandler(WebhookRejected)
 def _refused(rejection: WebhookRejected) -> Response:
-    extra: dict[str, object] = {"delivery_id": rejection.delivery_id}
+    extra: dict[str, object] = {}
+    if rejection.delivery_id is not None:
+        extra["delivery_id"] = rejection.delivery_id
     if rejection.reason is not None:
         extra["reason"] = rejection.reason
     if rejection.errors:
         extra["errors"] = rejection.errors
+    headers = {"Retry-After": rejection.retry_after} if isinstance(rejection, RateLimited) else {}
     status = _STATUS_BY_CODE.get(rejection.code, 422)
-    return problem_response(Problem(status, rejection.code, detail=rejection.detail, extra=extra))
+    return problem_response(
+        Problem(status, rejection.code, detail=rejection.detail, extra=extra, headers=headers)
+    )
 
 
 def _read_body(limit: int) -> tuple[bytes, bool]:

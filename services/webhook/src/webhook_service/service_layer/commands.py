@@ -23,6 +23,7 @@ class ReceiveWebhook:
     correlation_id: str
     body_too_large: bool = False
     declared_size: int | None = None
+    source_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 
 Receiving a webhook is decided in this order, each step only reached by passing the one before:
 size limit, signature and timestamp (over the raw bytes), parsing and normalising, then the
-replay guard. Whatever the verdict, the delivery is stored; only the first accepted delivery of
-an event id writes an event, in the same transaction as its row.
+replay guard. Every authentic delivery is stored; only the first accepted delivery of an event
+id writes an event, in the same transaction as its row. A request that fails authentication is
+stored as a bounded record, and only while its source is within its rate limit.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ from webhook_service.domain.errors import (
     DeliveryNotReemittable,
     InvalidWebhookBody,
     PayloadTooLarge,
+    RateLimited,
     SignatureRejected,
     WebhookRejected,
 )
 from webhook_service.domain.notifications import PspNotification, parse_notification
+from webhook_service.domain.rate_limits import AdmissionState, source_of
 from webhook_service.domain.signatures import SignaturePolicy
 from webhook_service.service_layer.commands import ListDeliveries, ReceiveWebhook, ReemitEvent
-from webhook_service.service_layer.ports import ReplayCache, UnitOfWork
+from webhook_service.service_layer.ports import ReplayCache, SourceRateLimiter, UnitOfWork
 
 EVENT_SOURCE: Final = "webhook"
 
@@ -81,9 +84,10 @@ def receive_webhook(
     uow: UnitOfWork,
     rules: IntakeRules,
     replay_cache: ReplayCache,
+    rate_limiter: SourceRateLimiter,
     clock: Clock = utc_now,
 ) -> Receipt:
-    """Accept, deduplicate or refuse one delivery; a refusal is raised after it is stored."""
+    """Accept, deduplicate or refuse one delivery; a refusal is raised once it is recorded."""
     received_at = clock()
     arrival = Arrival(
         delivery_id=new_delivery_id(),
@@ -92,6 +96,7 @@ def receive_webhook(
         headers=recordable_headers(command.headers),
         body=None if command.body_too_large else command.raw_body,
         body_size=command.declared_size if command.body_too_large else len(command.raw_body),
+        source_address=command.source_address,
     )
     signed_at: datetime | None = None
     try:
@@ -103,16 +108,7 @@ def receive_webhook(
         notification = parse_notification(command.raw_body, max_depth=rules.max_json_depth)
         envelope = _normalised_event(notification, received_at, command.correlation_id)
     except WebhookRejected as rejection:
-        _store(uow, arrival.rejected(rejection, signed_at))
-        rejection.delivery_id = arrival.delivery_id
-        # A bad signature is either a misconfigured rotation or someone probing: worth a look.
-        log = _log.warning if isinstance(rejection, SignatureRejected) else _log.info
-        log(
-            "webhook_rejected",
-            delivery_id=arrival.delivery_id,
-            code=rejection.code,
-            reason=rejection.reason,
-        )
+        _record_refusal(uow, rate_limiter, arrival, rejection, signed_at)
         raise
 
     if replay_cache.seen(notification.psp_event_id):
@@ -191,6 +187,46 @@ def _normalised_event(
             errors=error.errors,
             log_detail=error.message,
         ) from None
+
+
+def _record_refusal(
+    uow: UnitOfWork,
+    rate_limiter: SourceRateLimiter,
+    arrival: Arrival,
+    rejection: WebhookRejected,
+    signed_at: datetime | None,
+) -> None:
+    """Store a refusal, if its sender may make us store it; raise ``RateLimited`` if not.
+
+    A signed refusal (the PSP sent something we cannot use) is always stored. An unsigned one
+    counts against its source's limit first: over it, the answer is 429 and nothing is kept;
+    with the limiter unavailable, nothing is kept either (a log line only), so an outage of
+    Redis never opens the database to a flood.
+    """
+    source = source_of(arrival.source_address)
+    recorded = signed_at is not None
+    if not recorded:
+        admission = rate_limiter.admit(source)
+        if admission.state is AdmissionState.LIMITED:
+            _log.info("webhook_rate_limited", source=source, code=rejection.code)
+            raise RateLimited(
+                "Too many unauthenticated requests from this source; retry later.",
+                retry_after=admission.retry_after_header,
+            ) from None
+        recorded = admission.state is AdmissionState.ADMITTED
+    if recorded:
+        _store(uow, arrival.rejected(rejection, signed_at))
+        rejection.delivery_id = arrival.delivery_id
+    # A bad signature is either a misconfigured rotation or someone probing: worth a look.
+    log = _log.warning if isinstance(rejection, SignatureRejected) else _log.info
+    log(
+        "webhook_rejected",
+        delivery_id=rejection.delivery_id,
+        code=rejection.code,
+        reason=rejection.reason,
+        source=source,
+        recorded=recorded,
+    )
 
 
 def _store(uow: UnitOfWork, delivery: Delivery) -> None:

@@ -11,6 +11,7 @@ from typing import Protocol, Self
 
 from payevents import Envelope
 from webhook_service.domain.deliveries import Delivery, DeliveryFilters
+from webhook_service.domain.rate_limits import Admission
 
 
 class DeliveryRepository(Protocol):
@@ -76,3 +77,14 @@ class ReplayCache(Protocol):
     def seen(self, psp_event_id: str) -> bool: ...
 
     def remember(self, psp_event_id: str) -> None: ...
+
+
+class SourceRateLimiter(Protocol):
+    """Whether one more unauthenticated request from ``source`` may be recorded.
+
+    Shared by every process (so the limit is per source, not per worker) and atomic (so
+    concurrent requests cannot all take the last slot). Answers ``UNAVAILABLE`` rather than
+    raising when it cannot decide.
+    """
+
+    def admit(self, source: str) -> Admission: ...

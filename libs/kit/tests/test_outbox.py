@@ -20,7 +20,7 @@ from payevents import Envelope, decode
 from payevents.topics import Topic
 from paykit.db import Connection
 from paykit.kafka_clients import create_transactional_producer
-from paykit.outbox import OutboxRelay, enqueue
+from paykit.outbox import OutboxRelay, enqueue, store
 from paykit.outbox.publisher import transactional_producers
 from paykit.testing import read_topic, running, wait_until
 
@@ -107,6 +107,27 @@ def test_only_one_relay_publishes_at_a_time(
         assert wait_until(lambda: len(read_topic(cluster.bootstrap_servers, topic.name)) >= 40)
     assert sorted(r.published_total for r in relays)[0] == 0
     assert len(read_topic(cluster.bootstrap_servers, topic.name)) == 40
+
+
+def test_rows_sent_over_a_week_ago_are_pruned_in_chunks_and_nothing_unsent_is(
+    kit_pool, topic: Topic, make_event, unique: str
+) -> None:
+    events = [make_event(f"PAY_{unique}{n}") for n in range(7)]
+    with kit_pool.connection() as conn, conn.transaction():
+        for event in events:
+            enqueue(conn, event, topic=topic.name)
+        ids = [e.id for e in events]
+        conn.execute(
+            "UPDATE outbox SET sent_at = now() - interval '8 days' WHERE event_id = ANY(%s)",
+            (ids[:5],),
+        )
+        conn.execute("UPDATE outbox SET sent_at = now() WHERE event_id = %s", (ids[5],))
+    with kit_pool.connection() as conn:
+        assert store.prune(conn, 7 * 24 * 3600, chunk=2) == 5
+        left = conn.execute(
+            "SELECT event_id FROM outbox WHERE event_id = ANY(%s) ORDER BY id", (ids,)
+        ).fetchall()
+    assert [row[0] for row in left] == ids[5:]  # sent yesterday, and not sent at all
 
 
 def test_a_batch_the_broker_lost_never_lets_later_events_of_its_key_overtake_it(

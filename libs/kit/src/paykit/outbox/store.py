@@ -154,10 +154,18 @@ def requeue(conn: Connection, ids: Iterable[int] | None) -> list[int]:
     return sorted(released)
 
 
-def prune(conn: Connection, older_than_seconds: float) -> int:
-    """Delete rows sent longer ago than ``older_than_seconds``; unsent rows always stay."""
-    deleted = conn.execute(
-        "DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => %s)",
-        (older_than_seconds,),
-    )
-    return deleted.rowcount
+def prune(conn: Connection, older_than_seconds: float, *, chunk: int = 5000) -> int:
+    """Delete rows sent longer ago than ``older_than_seconds``; unsent rows always stay.
+
+    In chunks, so no statement outlasts the relay's statement timeout however much piled up.
+    """
+    total = 0
+    while True:
+        deleted = conn.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+            " WHERE sent_at < now() - make_interval(secs => %s) LIMIT %s)",
+            (older_than_seconds, chunk),
+        ).rowcount
+        total += deleted
+        if deleted < chunk:
+            return total

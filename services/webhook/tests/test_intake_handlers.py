@@ -61,6 +61,15 @@ class InMemoryDeliveries:
     ) -> list[Delivery]:
         return self.rows[::-1][:limit]
 
+    def remove_rejected(self, received_before: datetime, *, limit: int) -> int:
+        old = [
+            row
+            for row in self.rows
+            if row.verdict is Verdict.REJECTED and row.received_at < received_before
+        ][:limit]
+        self.rows = [row for row in self.rows if row not in old]
+        return len(old)
+
 
 class InMemoryOutbox:
     def __init__(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -102,8 +103,20 @@ def test_the_relay_needs_only_the_database_and_kafka() -> None:
     )
 
     assert settings.metrics_port is None
+    assert settings.retention.rejected_for == timedelta(hours=72)
+    assert settings.prune_interval_seconds == 600
     with pytest.raises(ConfigError, match="KAFKA_BOOTSTRAP_SERVERS"):
         load_relay_settings({"WEBHOOK_DATABASE_URL": "postgresql://x"})
+
+
+def test_the_relay_reads_the_retention_of_rejected_deliveries() -> None:
+    required = {"WEBHOOK_DATABASE_URL": "postgresql://x", "KAFKA_BOOTSTRAP_SERVERS": "k:9092"}
+
+    settings = load_relay_settings({**required, "WEBHOOK_REJECTED_RETENTION_HOURS": "24"})
+
+    assert settings.retention.rejected_for == timedelta(hours=24)
+    with pytest.raises(ConfigError, match="WEBHOOK_REJECTED_RETENTION_HOURS"):
+        load_relay_settings({**required, "WEBHOOK_REJECTED_RETENTION_HOURS": "0"})
 
 
 def test_an_unreadable_key_set_stops_start_up(tmp_path: Path) -> None:

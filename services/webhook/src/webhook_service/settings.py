@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
@@ -16,12 +17,14 @@ from paykit.auth.webhook_signature import DEFAULT_TOLERANCE_SECONDS
 from paykit.settings import ConfigError, ConfigProblem, Env, Secret, load_settings
 from webhook_service.domain.rate_limits import RateLimit
 from webhook_service.domain.signatures import MIN_SECRET_BYTES
+from webhook_service.service_layer.retention import DEFAULT_REJECTED_RETENTION, RetentionPolicy
 
 DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
 DEFAULT_MAX_JSON_DEPTH: Final = 8
 DEFAULT_ADMIN_SCOPE: Final = WEBHOOKS_ADMIN_SCOPE
 # Far above what a misconfigured PSP needs to be diagnosed, far below what fills a disk.
 DEFAULT_UNAUTHENTICATED_LIMIT: Final = RateLimit(per_minute=60, burst=20)
+DEFAULT_PRUNE_INTERVAL_SECONDS: Final = 600
 LOG_LEVELS: Final = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
 
 
@@ -55,6 +58,8 @@ class RelaySettings:
     kafka_bootstrap_servers: str
     metrics_port: int | None = None
     liveness_file: Path | None = None
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    prune_interval_seconds: int = DEFAULT_PRUNE_INTERVAL_SECONDS
     log: LogSettings = field(default_factory=LogSettings)
 
 
@@ -150,6 +155,22 @@ def _relay(env: Env) -> RelaySettings:
         kafka_bootstrap_servers=env.str("KAFKA_BOOTSTRAP_SERVERS"),
         metrics_port=env.int("WEBHOOK_RELAY_METRICS_PORT", default=None, min=1, max=65535),
         liveness_file=None if liveness_file is None else Path(liveness_file),
+        retention=RetentionPolicy(
+            rejected_for=timedelta(
+                hours=env.int(
+                    "WEBHOOK_REJECTED_RETENTION_HOURS",
+                    default=int(DEFAULT_REJECTED_RETENTION.total_seconds()) // 3600,
+                    min=1,
+                    max=24 * 366,
+                )
+            )
+        ),
+        prune_interval_seconds=env.int(
+            "WEBHOOK_PRUNE_INTERVAL_SECONDS",
+            default=DEFAULT_PRUNE_INTERVAL_SECONDS,
+            min=1,
+            max=24 * 3600,
+        ),
         log=_log(env),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
 from psycopg import sql
@@ -80,6 +81,17 @@ class PostgresDeliveryRepository:
         with self._conn.cursor(row_factory=dict_row) as cursor:
             rows = cursor.execute(query, [*params, limit]).fetchall()
         return [_delivery(row) for row in rows]
+
+    def remove_rejected(self, received_before: datetime, *, limit: int) -> int:
+        return self._conn.execute(
+            """
+            DELETE FROM webhook_deliveries WHERE id IN (
+                SELECT id FROM webhook_deliveries
+                 WHERE verdict = 'rejected' AND received_at < %s
+                 ORDER BY received_at LIMIT %s FOR UPDATE SKIP LOCKED)
+            """,
+            (received_before, limit),
+        ).rowcount
 
 
 def _row(delivery: Delivery) -> dict[str, Any]:

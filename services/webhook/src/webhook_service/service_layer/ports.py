@@ -6,6 +6,7 @@ Redis adapters in ``bootstrap``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -33,6 +34,13 @@ class DeliveryRepository(Protocol):
         self, filters: DeliveryFilters, *, limit: int, after_seq: int | None
     ) -> list[Delivery]:
         """Newest first; ``after_seq`` continues a previous page below that position."""
+        ...
+
+    def remove_rejected(self, received_before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` rejected deliveries received before then; say how many.
+
+        Rows another transaction holds are skipped, not waited for: a prune never blocks.
+        """
         ...
 
 

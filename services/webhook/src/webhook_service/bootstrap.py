@@ -87,12 +87,10 @@ def bootstrap(
             socket_connect_timeout=_REDIS_TIMEOUT_SECONDS,
         )
         closers.append(client.close)
-        replay_cache = replay_cache or RedisReplayCache(
-            client, ttl_seconds=settings.replay_cache_ttl_seconds
-        )
-        rate_limiter = rate_limiter or RedisSourceRateLimiter(
-            client, settings.unauthenticated_limit
-        )
+        if replay_cache is None:
+            replay_cache = RedisReplayCache(client, ttl_seconds=settings.replay_cache_ttl_seconds)
+        if rate_limiter is None:
+            rate_limiter = RedisSourceRateLimiter(client, settings.unauthenticated_limit)
     return WebhookService(
         rules=rules,
         replay_cache=NoReplayCache() if replay_cache is None else replay_cache,

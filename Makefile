@@ -15,7 +15,7 @@ help:
 	@echo "make down    stop everything 'make up' started"
 	@echo "make status  what runs, with pids and ports"
 	@echo "make logs    the last lines of every log (FOLLOW=1 to follow)"
-	@echo "make token   a development merchant JWT (MERCHANT=MER_x) for the payment API"
+	@echo "make token   a development JWT (MERCHANT=MER_x; ADMIN=1 for the admin APIs)"
 	@echo "make test    unit, integration and end-to-end tests on a throwaway cluster"
 	@echo "make chaos   broker-crash recovery rounds on a cluster of its own (ROUNDS=5 PAYMENTS=300)"
 	@echo "make lint    ruff and mypy"

@@ -55,7 +55,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 WEBHOOK_MIGRATIONS = (
     BENCH_DIR.parent / "services" / "webhook" / "src" / "webhook_service" / "migrations"
 )
-BENCH_SECRET = "whsec_bench_" + hashlib.sha256(b"webhook-bench").hexdigest()[:16]
+BENCH_SECRET = "whsec_bench_" + hashlib.sha256(b"webhook-bench").hexdigest()[:32]
 START_DELAY_SECONDS = 2.0
 BASELINE = "bare Flask"
 

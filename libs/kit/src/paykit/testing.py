@@ -11,14 +11,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from paykit.consumer import Consumer
 from paykit.migrations import migrate
 
 
@@ -54,9 +53,14 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0, interval: f
     return condition()
 
 
+class Runnable(Protocol):
+    def run(self) -> None: ...
+    def stop(self) -> None: ...
+
+
 @contextmanager
-def running(consumer: Consumer) -> Iterator[threading.Thread]:
-    """Run ``consumer`` in a thread for the block, then stop it and re-raise its error."""
+def running(consumer: Runnable) -> Iterator[threading.Thread]:
+    """Run ``consumer`` (or a relay) in a thread for the block, then stop it and re-raise."""
     errors: list[BaseException] = []
 
     def target() -> None:

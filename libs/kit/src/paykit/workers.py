@@ -1,5 +1,7 @@
 """Entry points for a service's long-running processes: consumers and the outbox relay.
 
+``run_outbox_relay`` lives with the relay (``paykit.outbox.worker``) and is re-exported here.
+
 Each builds its clients, serves Prometheus metrics when given a port, stops gracefully on
 SIGTERM or SIGINT, and closes everything it opened. Services call these from their own
 ``main()`` with their settings, so no worker hand-rolls its lifecycle.
@@ -9,9 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import threading
 from collections.abc import Callable
-from pathlib import Path
 
 import structlog
 from kafka import KafkaConsumer
@@ -21,9 +21,8 @@ from paykit.consumer import Consumer, ConsumerConfigError, ConsumerSettings, Han
 from paykit.db import create_pool
 from paykit.health import health_file_for
 from paykit.kafka_clients import create_consumer, create_producer
-from paykit.outbox import OutboxRelay
+from paykit.outbox.worker import run_outbox_relay
 from paykit.settings import ConfigError
-from paykit.signals import on_stop_signals
 
 log = structlog.get_logger(__name__)
 
@@ -74,24 +73,4 @@ def run_consumer(
         pool.close()
 
 
-def run_outbox_relay(
-    *,
-    database_url: str,
-    bootstrap_servers: str,
-    client_id: str,
-    metrics_port: int | None = None,
-    liveness_file: Path | None = None,
-) -> None:
-    _serve_metrics(metrics_port)
-    stop = threading.Event()
-    on_stop_signals(stop.set)
-    producer = create_producer(bootstrap_servers, client_id=client_id)
-    relay = OutboxRelay(database_url, producer)
-    if liveness_file is not None:
-        liveness_file.touch()
-    log.info("outbox_relay_started", client_id=client_id)
-    try:
-        relay.run(stop)
-    finally:
-        producer.close()
-        log.info("outbox_relay_stopped", published=relay.published_total)
+__all__ = ["EXIT_CONFIG", "exit_on_config_error", "run_consumer", "run_outbox_relay"]

@@ -15,7 +15,7 @@ import structlog
 from prometheus_client import start_http_server
 
 from payevents import physical_topics
-from paykit.health import HealthFile
+from paykit.health import HealthFile, health_file_for
 from paykit.outbox.publisher import transactional_producers
 from paykit.outbox.relay import OutboxRelay
 from paykit.signals import on_stop_signals
@@ -47,7 +47,7 @@ def run_outbox_relay(
         database_url,
         transactional_producers(bootstrap_servers, client_id=client_id),
         known_topics=known_topics,
-        health=HealthFile(liveness_file, name=client_id),
+        health=HealthFile(liveness_file or health_file_for(client_id), name=client_id),
     )
     log.info("outbox_relay_started", client_id=client_id)
     relay.run(stop)

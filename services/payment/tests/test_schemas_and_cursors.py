@@ -10,8 +10,8 @@ import pytest
 from marshmallow import ValidationError
 
 from payment_service.domain.payment import Payment
-from payment_service.entrypoints.schemas import CreatePaymentSchema
-from payment_service.entrypoints.views import decode_cursor, encode_cursor
+from payment_service.entrypoints.representations import decode_cursor, encode_cursor
+from payment_service.entrypoints.schemas import CreatePaymentSchema, has_lone_surrogate
 
 CURRENCIES = frozenset({"EUR", "USD"})
 MAX_AMOUNT = 1_000_000
@@ -68,6 +68,9 @@ def test_a_payment_request_at_every_limit_loads() -> None:
         ("metadata", {"k": "v" * 501}),
         ("metadata", {"k": 1}),
         ("metadata", ["k", "v"]),
+        ("description", "nul \x00 inside"),
+        ("metadata", {"k": "nul \x00 inside"}),
+        ("metadata", {"k\x00": "v"}),
     ],
 )
 def test_a_payment_request_with_a_bad_field_is_refused(field: str, value: Any) -> None:
@@ -114,7 +117,10 @@ def test_a_cursor_decodes_to_the_position_it_was_made_from(created_at: datetime)
         "PAY_cursor-1", "MER_cursor", 100, "EUR", "pm_card_visa", created_at=created_at
     )
 
-    assert decode_cursor(encode_cursor(payment)) == (created_at, "PAY_cursor-1")
+    assert decode_cursor(encode_cursor(payment.created_at, payment.id)) == (
+        created_at,
+        "PAY_cursor-1",
+    )
 
 
 def cursor_of(raw: bytes) -> str:
@@ -139,8 +145,27 @@ def cursor_of(raw: bytes) -> str:
         cursor_of(b'["yesterday", "PAY_1"]'),
         cursor_of(b'[20250301, "PAY_1"]'),
         cursor_of(b'["2025-03-01T12:00:00+00:00", 42]'),
+        cursor_of(b'["2025-03-01T12:00:00+00:00", "PAY_\\u0000"]'),
+        cursor_of(b'["2025-03-01T12:00:00+00:00", "PAY_\\ud800"]'),
     ],
 )
 def test_a_cursor_this_service_did_not_make_is_refused(cursor: str) -> None:
     with pytest.raises(ValueError, match="malformed cursor"):
         decode_cursor(cursor)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"description": "\ud800"},
+        {"metadata": {"k": "x\udfff"}},
+        {"\udc00": 1},
+        {"nested": [{"deep": ["\ud83d"]}]},
+    ],
+)
+def test_a_lone_surrogate_anywhere_in_a_body_is_found(body: dict[str, Any]) -> None:
+    assert has_lone_surrogate(body)
+
+
+def test_a_body_of_real_unicode_has_no_lone_surrogate() -> None:
+    assert not has_lone_surrogate({"description": "caf\u00e9 \U0001f600", "metadata": {"k": ""}})

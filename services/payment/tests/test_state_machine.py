@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from payment_service.domain.errors import IllegalTransition
-from payment_service.domain.payment import PAYMENT_TRANSITIONS, Payment, PaymentStatus
+from payment_service.domain.errors import IllegalTransition, PspContradiction
+from payment_service.domain.payment import (
+    PAYMENT_CORRECTIONS,
+    PAYMENT_TRANSITIONS,
+    Payment,
+    PaymentStatus,
+    StatusChange,
+)
+from payment_service.domain.psp import PspStatus
 from payment_service.domain.refund import REFUND_TRANSITIONS, Refund, RefundStatus
 
 P = PaymentStatus
@@ -166,3 +173,26 @@ def test_a_refund_keeps_the_psp_reference_it_was_accepted_under() -> None:
     refund.succeed()
 
     assert (refund.status, refund.psp_reference) == (R.SUCCEEDED, "re_1")
+
+
+def test_only_the_psps_record_may_correct_a_final_outcome_and_only_to_the_other_one() -> None:
+    assert {P.FAILED: {P.SUCCEEDED}, P.SUCCEEDED: {P.FAILED}} == PAYMENT_CORRECTIONS
+
+
+def test_a_failed_payment_the_psp_charged_is_corrected_and_says_so() -> None:
+    payment = payment_in(P.FAILED)
+
+    assert payment.follow_psp(PspStatus.SUCCEEDED, None, correct=False) == []
+    changes = payment.follow_psp(PspStatus.SUCCEEDED, None, correct=True)
+
+    assert changes == [StatusChange(P.SUCCEEDED, corrected_from=P.FAILED)]
+    assert (payment.status, payment.failure_code) == (P.SUCCEEDED, None)
+
+
+def test_a_payment_with_refunds_is_never_corrected_to_failed() -> None:
+    payment = payment_in(P.PARTIALLY_REFUNDED)
+
+    with pytest.raises(PspContradiction):
+        payment.follow_psp(PspStatus.FAILED, "card_declined", correct=True)
+
+    assert payment.status is P.PARTIALLY_REFUNDED

@@ -28,6 +28,7 @@ class PaymentSettings:
     idempotency_lock_timeout_ms: int
     psp_timeout_seconds: float
     stuck_after_seconds: int
+    recheck_max_delay_seconds: int
     janitor_interval_seconds: float
     charge_retry_delays: tuple[float, ...] | None
     metrics_port: int | None
@@ -50,6 +51,7 @@ def _build(env: Env) -> PaymentSettings:
         idempotency_lock_timeout_ms=env.int("PAYMENT_IDEMPOTENCY_LOCK_TIMEOUT_MS", 5000, min=1),
         psp_timeout_seconds=env.int("PAYMENT_PSP_TIMEOUT_SECONDS", 10, min=1),
         stuck_after_seconds=env.int("PAYMENT_STUCK_AFTER_SECONDS", 300, min=1),
+        recheck_max_delay_seconds=env.int("PAYMENT_RECHECK_MAX_DELAY_SECONDS", 3600, min=1),
         janitor_interval_seconds=env.int("PAYMENT_JANITOR_INTERVAL_SECONDS", 30, min=1),
         charge_retry_delays=env.delays("PAYMENT_CHARGE_RETRY_DELAYS", at_most=charger_tiers),
         metrics_port=env.int("PAYMENT_METRICS_PORT", None),

@@ -35,7 +35,7 @@ def payment_settings(cluster: ClusterEnv, payment_db: str) -> PaymentSettings:
 def app(payment_settings: PaymentSettings) -> Iterator[Flask]:
     application = create_app(payment_settings)
     yield application
-    application.extensions["payment_pool"].close()
+    application.extensions["payment_service"].close()
 
 
 @pytest.fixture(scope="session")

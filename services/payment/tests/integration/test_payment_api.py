@@ -119,7 +119,7 @@ def test_a_duplicate_of_a_request_still_in_flight_gets_409(
             )
             holder.rollback()
     finally:
-        impatient.extensions["payment_pool"].close()
+        impatient.extensions["payment_service"].close()
     assert response.status_code == 409
     assert response.get_json()["code"] == "idempotency_request_in_flight"
     assert _payments_of(payment_db, merchant) == 0
@@ -309,7 +309,7 @@ def test_a_full_refund_takes_what_is_left(client, headers, payment_db: str, uniq
 def test_idempotency_records_are_kept_a_day_and_pruned_after(
     client, headers, payment_db: str, merchant: str, unique: str
 ) -> None:
-    from payment_service.adapters.repository import PostgresUnitOfWork
+    from payment_service.adapters.unit_of_work import PostgresUnitOfWork
 
     fresh = client.post("/payments", json=BODY, headers=headers(f"fresh-{unique}"))
     old = client.post("/payments", json=BODY, headers=headers(f"old-{unique}"))

@@ -24,3 +24,10 @@ class RefundExceedsCaptured(DomainError):
 
 class PaymentNotFound(DomainError):
     code = "payment_not_found"
+
+
+class PspContradiction(DomainError):
+    """The PSP's own record says something the platform cannot follow by itself (it charged a
+    payment that was refunded meanwhile, say, or recorded another amount): kept for people."""
+
+    code = "psp_contradiction"

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
+from paykit.canonical import canonical_json, digest
 
 
-def valid_key(key: str | None) -> bool:
-    return key is not None and KEY_PATTERN.fullmatch(key) is not None
-
-
-def fingerprint(method: str, path: str, body: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class RequestFingerprint:
     """Identifies a request by what it asks for, so key order or spacing do not matter."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+    method: str
+    path: str
+    body: dict[str, Any]
+
+    @property
+    def value(self) -> str:
+        return digest(self.method, self.path, self.body)
+
+    def matches(self, stored: str) -> bool:
+        """Also accepts the digest keys stored before ``paykit.canonical`` made it (without
+        length prefixes); those expire with the key retention, and this with them."""
+        legacy = f"{self.method} {self.path}\n".encode() + canonical_json(self.body)
+        return stored in (self.value, hashlib.sha256(legacy).hexdigest())
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from payment_service.domain.errors import IllegalTransition
+from payment_service.domain.errors import IllegalTransition, PspContradiction
+from payment_service.domain.ids import new_refund_id
+from payment_service.domain.psp import PspStatus
+from payment_service.domain.recheck import Recheck
+
+__all__ = ["Refund", "RefundStatus", "new_refund_id"]
 
 
 class RefundStatus(StrEnum):
@@ -25,10 +29,7 @@ REFUND_TRANSITIONS: dict[RefundStatus, frozenset[RefundStatus]] = {
     R.SUCCEEDED: frozenset(),
     R.FAILED: frozenset(),
 }
-
-
-def new_refund_id() -> str:
-    return f"RFD_{secrets.token_urlsafe(18)}"
+_OUTCOMES = {PspStatus.SUCCEEDED: R.SUCCEEDED, PspStatus.FAILED: R.FAILED}
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Refund:
     psp_reference: str | None = None
     failure_code: str | None = None
     failure_message: str | None = None
+    recheck: Recheck = field(default_factory=Recheck)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -61,6 +63,25 @@ class Refund:
     def fail(self, code: str, message: str | None = None) -> None:
         self._move(R.FAILED)
         self.failure_code, self.failure_message = code, message
+
+    @property
+    def final(self) -> bool:
+        return self.status is not R.REQUESTED
+
+    def outcome_of(self, status: PspStatus, *, correct: bool) -> RefundStatus | None:
+        """The outcome the PSP's status brings, or None when it brings nothing new.
+
+        No correction is made for refunds: with ``correct`` (the PSP's own record), a final
+        outcome the PSP contradicts is a ``PspContradiction`` for people.
+        """
+        target = _OUTCOMES.get(status)
+        if target is None or target is self.status:
+            return None
+        if self.status is R.REQUESTED:
+            return target
+        if correct:
+            raise PspContradiction(f"the PSP says refund {self.id} {status}; it is {self.status}")
+        return None
 
     def facts(self) -> dict[str, Any]:
         return {

@@ -1,52 +1,62 @@
-"""The payment service's internal HTTP API (called by the gateway with the merchant's JWT)."""
+"""The payment service's internal HTTP API (called by the gateway with the merchant's JWT).
+
+Views stay thin: authorise, parse with a schema, build a command, call the use case, render.
+Domain errors become problem+json in one handler.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
-from marshmallow import ValidationError
-from psycopg_pool import ConnectionPool
+from marshmallow import Schema, ValidationError
 
-from paykit.db import create_pool
+from payevents.fieldtypes import IDENTIFIER_PATTERN
+from paykit.auth.jwt import Claims
+from paykit.canonical import valid_idempotency_key
 from paykit.logging import configure_logging
 from paykit.problems import Problem
 from paykit.web import create_flask_app, current_correlation_id, json_body, problem_response
 from paykit.web_auth import BearerAuth, load_bearer_auth
 from payment_service import settings as settings_module
-from payment_service.adapters.repository import PostgresUnitOfWork
+from payment_service.bootstrap import PaymentService, bootstrap
 from payment_service.domain.errors import (
     DomainError,
     PaymentNotFound,
     PaymentNotRefundable,
     RefundExceedsCaptured,
 )
-from payment_service.domain.idempotency import StoredResponse, fingerprint, valid_key
-from payment_service.entrypoints.schemas import (
-    CreatePaymentSchema,
-    CreateRefundSchema,
-    ListPaymentsSchema,
-)
-from payment_service.entrypoints.views import (
+from payment_service.domain.idempotency import RequestFingerprint
+from payment_service.entrypoints.representations import (
     decode_cursor,
     encode_cursor,
     payment_view,
     refund_view,
+    report_view,
 )
-from payment_service.service_layer import handlers
+from payment_service.entrypoints.schemas import (
+    CreatePaymentSchema,
+    CreateRefundSchema,
+    ListPaymentsSchema,
+    ListReportsSchema,
+    PageSchema,
+    has_lone_surrogate,
+)
+from payment_service.service_layer import payments
 from payment_service.service_layer.commands import CreatePayment, RequestRefund
 from payment_service.service_layer.idempotency import (
     IdempotencyKeyReused,
     IdempotencyRequestInFlight,
     run_once,
 )
-from payment_service.service_layer.unit_of_work import PaymentQuery
-from payment_service.settings import PaymentSettings
+from payment_service.service_layer.unit_of_work import PaymentQuery, UnitOfWork
 
 REPLAY_HEADER = "Idempotent-Replayed"
 READ_SCOPE = "payments:read"
 WRITE_SCOPE = "payments:write"
+MERCHANT_ID = re.compile(IDENTIFIER_PATTERN)
 DOMAIN_STATUS: dict[type[DomainError], int] = {
     PaymentNotFound: 404,
     PaymentNotRefundable: 409,
@@ -56,13 +66,46 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
 }
 
 
-def _invalid(error: ValidationError) -> Problem:
-    return Problem(
-        422,
-        "validation_failed",
-        detail="The request body is not valid.",
-        extra={"errors": error.messages},
-    )
+def _merchant(claims: Claims) -> str:
+    """The token's subject is the merchant id every event carries: it must be one."""
+    if MERCHANT_ID.fullmatch(claims.subject) is None:
+        raise Problem(
+            403,
+            "invalid_subject",
+            detail="The token's subject is not a valid merchant identifier.",
+        )
+    return claims.subject
+
+
+def _body() -> dict[str, Any]:
+    body = json_body()
+    if has_lone_surrogate(body):
+        raise Problem(
+            400,
+            "invalid_text",
+            detail="The request body holds a string that is not valid Unicode (a lone surrogate).",
+        )
+    return body
+
+
+def _load(schema: Schema, values: dict[str, Any], *, status: int = 422) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = schema.load(values)
+    except ValidationError as error:
+        code, detail = (
+            ("validation_failed", "The request body is not valid.")
+            if status == 422
+            else ("invalid_query", "The query is not valid.")
+        )
+        raise Problem(status, code, detail=detail, extra={"errors": error.messages}) from None
+    return loaded
+
+
+def _cursor(raw: str | None) -> Any:
+    try:
+        return decode_cursor(raw) if raw else None
+    except ValueError as error:
+        raise Problem(400, "invalid_cursor", detail=str(error)) from None
 
 
 def _idempotency_key() -> str:
@@ -73,7 +116,7 @@ def _idempotency_key() -> str:
             "idempotency_key_missing",
             detail="POST requests that create something need an Idempotency-Key.",
         )
-    if not valid_key(key):
+    if not valid_idempotency_key(key):
         raise Problem(
             400,
             "idempotency_key_invalid",
@@ -82,115 +125,55 @@ def _idempotency_key() -> str:
     return key
 
 
-def _respond(result_body: dict[str, Any], status: int, replayed: bool) -> Response:
-    response = jsonify(result_body)
-    response.status_code = status
-    response.headers[REPLAY_HEADER] = "true" if replayed else "false"
-    return response
-
-
-def payments_blueprint(
-    config: PaymentSettings, pool: ConnectionPool, auth: BearerAuth
-) -> Blueprint:
+def payments_blueprint(service: PaymentService, auth: BearerAuth) -> Blueprint:
     api = Blueprint("payments", __name__)
+    config = service.settings
     create_schema = CreatePaymentSchema(
         currencies=config.currencies,
         max_amount=config.max_amount,
         max_metadata_keys=config.max_metadata_keys,
     )
 
-    def unit_of_work(conn: Any) -> PostgresUnitOfWork:
-        return PostgresUnitOfWork(conn, lock_timeout_ms=config.idempotency_lock_timeout_ms)
-
     def create_once(
         merchant: str,
         key: str,
         data: dict[str, Any],
-        create: Callable[[PostgresUnitOfWork], dict[str, Any]],
+        create: Callable[[UnitOfWork], dict[str, Any]],
     ) -> Response:
-        """Run ``create`` at most once per (merchant, key); replay its stored 201 otherwise."""
-        with pool.connection() as conn, conn.transaction():
-            uow = unit_of_work(conn)
-            result = run_once(
-                uow,
-                merchant_id=merchant,
-                key=key,
-                fingerprint=fingerprint(request.method, request.path, data),
-                action=lambda: StoredResponse(201, create(uow)),
-            )
-        return _respond(result.response.body, result.response.status, result.replayed)
+        """Run ``create`` at most once per (merchant, Idempotency-Key); replay it otherwise."""
+        fingerprint = RequestFingerprint(request.method, request.path, data)
+        result = run_once(
+            service.transactions, merchant_id=merchant, key=key, request=fingerprint, action=create
+        )
+        response = jsonify(result.response.body)
+        response.status_code = result.response.status
+        response.headers[REPLAY_HEADER] = "true" if result.replayed else "false"
+        return response
 
     @api.post("/payments")
     def create_payment() -> Response:
-        merchant = auth.authorise_request(WRITE_SCOPE).subject
+        merchant = _merchant(auth.authorise_request(WRITE_SCOPE))
         key = _idempotency_key()
-        try:
-            data = create_schema.load(json_body())
-        except ValidationError as error:
-            raise _invalid(error) from error
+        data = _load(create_schema, _body())
         command = CreatePayment(
             merchant_id=merchant, correlation_id=current_correlation_id(), **data
         )
         return create_once(
-            merchant, key, data, lambda uow: payment_view(handlers.create_payment(command, uow))
-        )
-
-    @api.get("/payments/<payment_id>")
-    def get_payment(payment_id: str) -> Response:
-        merchant = auth.authorise_request(READ_SCOPE).subject
-        with pool.connection() as conn:
-            payment = unit_of_work(conn).payments.get(payment_id)
-        if payment is None or payment.merchant_id != merchant:
-            raise Problem(404, "payment_not_found", detail=f"No payment {payment_id}.")
-        return jsonify(payment_view(payment))
-
-    @api.get("/payments/<payment_id>/refunds")
-    def list_refunds(payment_id: str) -> Response:
-        merchant = auth.authorise_request(READ_SCOPE).subject
-        with pool.connection() as conn:
-            uow = unit_of_work(conn)
-            payment = uow.payments.get(payment_id)
-            if payment is None or payment.merchant_id != merchant:
-                raise Problem(404, "payment_not_found", detail=f"No payment {payment_id}.")
-            refunds = uow.refunds.for_payment(payment_id)
-        return jsonify({"data": [refund_view(r) for r in refunds]})
-
-    @api.get("/payments")
-    def list_payments() -> Response:
-        merchant = auth.authorise_request(READ_SCOPE).subject
-        try:
-            args = ListPaymentsSchema().load(request.args.to_dict())
-            after = decode_cursor(args["cursor"]) if args["cursor"] else None
-        except ValidationError as error:
-            raise Problem(400, "invalid_query", extra={"errors": error.messages}) from error
-        except ValueError as error:
-            raise Problem(400, "invalid_cursor", detail=str(error)) from error
-        query = PaymentQuery(
             merchant,
-            args["status"],
-            args["created_gte"],
-            args["created_lt"],
-            after,
-            args["limit"] + 1,
-        )
-        with pool.connection() as conn:
-            found = unit_of_work(conn).payments.search(query)
-        page, more = found[: args["limit"]], len(found) > args["limit"]
-        return jsonify(
-            {
-                "data": [payment_view(p) for p in page],
-                "next_cursor": encode_cursor(page[-1]) if more else None,
-            }
+            key,
+            data,
+            lambda uow: payment_view(
+                payments.create_payment(
+                    command, uow, now=service.clock(), charge_within=service.stuck_after
+                )
+            ),
         )
 
     @api.post("/payments/<payment_id>/refunds")
     def create_refund(payment_id: str) -> Response:
-        merchant = auth.authorise_request(WRITE_SCOPE).subject
+        merchant = _merchant(auth.authorise_request(WRITE_SCOPE))
         key = _idempotency_key()
-        try:
-            data = CreateRefundSchema().load(json_body())
-        except ValidationError as error:
-            raise _invalid(error) from error
+        data = _load(CreateRefundSchema(), _body())
         command = RequestRefund(
             merchant_id=merchant,
             payment_id=payment_id,
@@ -198,7 +181,69 @@ def payments_blueprint(
             **data,
         )
         return create_once(
-            merchant, key, data, lambda uow: refund_view(handlers.request_refund(command, uow))
+            merchant,
+            key,
+            data,
+            lambda uow: refund_view(
+                payments.request_refund(
+                    command, uow, now=service.clock(), send_within=service.stuck_after
+                )
+            ),
+        )
+
+    @api.get("/payments/<payment_id>")
+    def get_payment(payment_id: str) -> Response:
+        merchant = _merchant(auth.authorise_request(READ_SCOPE))
+        with service.transactions() as uow:
+            payment = payments.merchants_payment(uow, merchant, payment_id)
+        return jsonify(payment_view(payment))
+
+    @api.get("/payments/<payment_id>/refunds")
+    def list_refunds(payment_id: str) -> Response:
+        merchant = _merchant(auth.authorise_request(READ_SCOPE))
+        args = _load(PageSchema(), request.args.to_dict(), status=400)
+        after = _cursor(args["cursor"])
+        with service.transactions() as uow:
+            found = payments.refunds_of(
+                uow, merchant, payment_id, after=after, limit=args["limit"] + 1
+            )
+        page, more = found[: args["limit"]], len(found) > args["limit"]
+        return jsonify(
+            {
+                "data": [refund_view(refund) for refund in page],
+                "next_cursor": encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+            }
+        )
+
+    @api.get("/payments/<payment_id>/reports")
+    def list_reports(payment_id: str) -> Response:
+        """What the PSP reported about the payment and its refunds, and what became of it."""
+        merchant = _merchant(auth.authorise_request(READ_SCOPE))
+        args = _load(ListReportsSchema(), request.args.to_dict(), status=400)
+        with service.transactions() as uow:
+            found = payments.reports_about(uow, merchant, payment_id, limit=args["limit"])
+        return jsonify({"data": [report_view(stored) for stored in found]})
+
+    @api.get("/payments")
+    def list_payments() -> Response:
+        merchant = _merchant(auth.authorise_request(READ_SCOPE))
+        args = _load(ListPaymentsSchema(), request.args.to_dict(), status=400)
+        query = PaymentQuery(
+            merchant,
+            args["status"],
+            args["created_gte"],
+            args["created_lt"],
+            _cursor(args["cursor"]),
+            args["limit"] + 1,
+        )
+        with service.transactions() as uow:
+            found = uow.payments.search(query)
+        page, more = found[: args["limit"]], len(found) > args["limit"]
+        return jsonify(
+            {
+                "data": [payment_view(p) for p in page],
+                "next_cursor": encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+            }
         )
 
     @api.errorhandler(DomainError)
@@ -209,24 +254,23 @@ def payments_blueprint(
     return api
 
 
-def create_app(config: PaymentSettings | None = None) -> Flask:
+def create_app(
+    config: settings_module.PaymentSettings | None = None,
+    *,
+    service: PaymentService | None = None,
+) -> Flask:
     config = config or settings_module.load()
     configure_logging("payment", json=config.json_logs)
-    pool = create_pool(config.database_url.reveal(), max_size=8, name="payment-api")
+    service = service or bootstrap(config, name="payment-api", pool_size=8)
     auth = load_bearer_auth(
         issuer=config.auth_issuer,
         audience=config.auth_audience,
         jwks_path=config.auth_jwks_path,
         realm="payments",
     )
-
-    def database_answers() -> None:
-        with pool.connection() as conn:
-            conn.execute("SELECT 1")
-
     app = create_flask_app(
-        "payment", readiness_checks={"database": database_answers}, max_content_length=64 * 1024
+        "payment", readiness_checks=service.readiness_checks, max_content_length=64 * 1024
     )
-    app.register_blueprint(payments_blueprint(config, pool, auth))
-    app.extensions["payment_pool"] = pool
+    app.register_blueprint(payments_blueprint(service, auth))
+    app.extensions["payment_service"] = service
     return app

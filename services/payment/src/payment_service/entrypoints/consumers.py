@@ -1,8 +1,16 @@
 """Event handlers for the payment service's two consumer groups.
 
-``payment-psp-charger`` reads the service's own payment-events and talks to the PSP (one
-transaction per event: a PSP call must not hold a whole batch's locks). ``payment-status-applier``
-reads webhook-events and applies what the PSP reported.
+``payment-psp-charger`` reads the service's own payment-events and talks to the PSP. Its
+handler does not use the transaction the consumer runtime opens for it: that transaction carries
+only the event's inbox row. The work runs in its own short transactions on the service's pool,
+around the PSP call, so no payment or refund row is locked while the PSP is asked (see
+``service_layer.charging``). Exactly once still holds without the inbox: the effect commits with
+the payment's state change, and a redelivery (the inbox row lost in a crash after the effect
+committed) finds the payment past ``created`` and does nothing; a repeated PSP call is harmless,
+as its idempotency key is the payment or refund id.
+
+``payment-status-applier`` reads webhook-events and judges what the PSP reported, in the
+runtime's transaction: database work only.
 """
 
 from __future__ import annotations
@@ -10,52 +18,65 @@ from __future__ import annotations
 from payevents import Envelope
 from paykit.consumer import Handler, InvalidMessage, RetryableError
 from paykit.db import Connection
-from payment_service.adapters.repository import PostgresUnitOfWork
-from payment_service.service_layer import handlers
-from payment_service.service_layer.provider import PaymentProvider, ProviderUnavailable
+from payment_service.bootstrap import PaymentService
+from payment_service.domain.psp import PspStatus
+from payment_service.domain.reports import PspReport
+from payment_service.service_layer.charging import charge_payment
+from payment_service.service_layer.errors import (
+    RefundNotAcknowledged,
+    UnknownPayment,
+    UnknownRefund,
+)
+from payment_service.service_layer.provider import ProviderError
+from payment_service.service_layer.refunding import send_refund
+from payment_service.service_layer.reports import apply_payment_report, apply_refund_report
+
+PAYMENT_REPORT = "psp.payment_status_received"
+REFUND_REPORT = "psp.refund_status_received"
 
 
-def charger(psp: PaymentProvider) -> Handler:
+def charger(service: PaymentService) -> Handler:
+    provider = service.provider
+
     def handle(conn: Connection, envelope: Envelope) -> None:
-        uow = PostgresUnitOfWork(conn)
         try:
             if envelope.type == "payment.created":
-                handlers.charge_payment(envelope.data["payment_id"], uow, psp, envelope)
+                charge_payment(envelope.data["payment_id"], provider, envelope)
             elif envelope.type == "refund.requested":
-                handlers.refund_at_psp(envelope.data["refund_id"], uow, psp, envelope)
-        except ProviderUnavailable as error:
+                send_refund(envelope.data["refund_id"], provider, envelope)
+        except ProviderError as error:
             raise RetryableError(str(error)) from error
-        except handlers.UnknownPayment as error:
+        except (UnknownPayment, UnknownRefund) as error:
+            # Our own event names a row committed before it was published: never a race.
             raise InvalidMessage(f"unknown payment or refund {error}") from error
 
     return handle
 
 
-def status_applier() -> Handler:
+def report_from(envelope: Envelope) -> PspReport:
+    data = envelope.data
+    return PspReport(
+        event_id=data["psp_event_id"],
+        payment_id=data["payment_id"],
+        status=PspStatus(data["status"]),
+        amount=data.get("amount"),
+        currency=data.get("currency"),
+        psp_reference=data.get("psp_reference"),
+        failure_code=data.get("failure_code"),
+        refund_id=data.get("refund_id"),
+    )
+
+
+def status_applier(service: PaymentService) -> Handler:
     def handle(conn: Connection, envelope: Envelope) -> None:
-        uow = PostgresUnitOfWork(conn)
-        data = envelope.data
+        uow = service.unit_of_work_on(conn)
         try:
-            if envelope.type == "psp.payment_status_received":
-                handlers.apply_payment_status(
-                    data["payment_id"],
-                    data["status"],
-                    uow,
-                    envelope,
-                    amount=data.get("amount"),
-                    psp_reference=data.get("psp_reference"),
-                    failure_code=data.get("failure_code"),
-                )
-            elif envelope.type == "psp.refund_status_received":
-                handlers.apply_refund_status(
-                    data.get("refund_id"),
-                    data["status"],
-                    uow,
-                    envelope,
-                    psp_reference=data.get("psp_reference"),
-                    failure_code=data.get("failure_code"),
-                )
-        except (handlers.UnknownPayment, ValueError) as error:
-            raise InvalidMessage(str(error)) from error
+            if envelope.type == PAYMENT_REPORT:
+                apply_payment_report(report_from(envelope), uow, service.clock(), envelope)
+            elif envelope.type == REFUND_REPORT:
+                apply_refund_report(report_from(envelope), uow, service.clock(), envelope)
+        except (UnknownPayment, UnknownRefund, RefundNotAcknowledged) as error:
+            # Possibly a race with the charger's commit: the retry tiers, then the DLQ.
+            raise RetryableError(str(error)) from error
 
     return handle

@@ -1,4 +1,10 @@
-"""Request validation: marshmallow schemas that refuse anything they do not recognise."""
+"""Request validation: marshmallow schemas that refuse anything they do not recognise.
+
+Text the database cannot store, or that is not text at all, is refused here with a 4xx: a NUL
+character (PostgreSQL text cannot hold one) in what is stored, and anywhere in a body a lone
+surrogate (``"\\ud800"`` is valid JSON but no Unicode string: it cannot be written out as UTF-8,
+not to the database, not in an event, not even in an error message).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from payevents.fieldtypes import FullMatch
 from payment_service.domain.payment import PaymentStatus
 
 PAYMENT_METHOD = r"pm_[a-z0-9_]{1,60}"
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Must not contain a NUL character.")
 
 
 class StrictInt(fields.Integer):
@@ -21,6 +28,24 @@ class StrictInt(fields.Integer):
         return super()._validated(value)
 
 
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether any string in ``value`` (keys included) is not encodable Unicode."""
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
 class CreatePaymentSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -29,11 +54,11 @@ class CreatePaymentSchema(Schema):
     currency = fields.String(required=True)
     payment_method = fields.String(required=True, validate=FullMatch(PAYMENT_METHOD))
     description = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=255)
+        load_default=None, allow_none=True, validate=[validate.Length(max=255), NO_NUL]
     )
     metadata = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1, max=40)),
-        values=fields.String(validate=validate.Length(max=500)),
+        keys=fields.String(validate=[validate.Length(min=1, max=40), NO_NUL]),
+        values=fields.String(validate=[validate.Length(max=500), NO_NUL]),
         load_default=dict,
     )
 
@@ -62,15 +87,27 @@ class CreateRefundSchema(Schema):
         unknown = RAISE
 
     amount = StrictInt(load_default=None, strict=True, validate=validate.Range(min=1))
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
+    reason = fields.String(
+        load_default=None, allow_none=True, validate=[validate.Length(max=255), NO_NUL]
+    )
 
 
-class ListPaymentsSchema(Schema):
+class PageSchema(Schema):
     class Meta:
         unknown = RAISE
 
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class ListPaymentsSchema(PageSchema):
     status = fields.Enum(PaymentStatus, by_value=True, load_default=None)
     created_gte = fields.AwareDateTime(load_default=None)
     created_lt = fields.AwareDateTime(load_default=None)
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class ListReportsSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))

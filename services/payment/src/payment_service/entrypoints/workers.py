@@ -10,91 +10,107 @@ import threading
 from collections.abc import Callable
 
 import structlog
-from psycopg_pool import ConnectionPool
 
 from payevents.topics import PAYMENT_EVENTS, WEBHOOK_EVENTS
 from paykit.consumer import ConsumerSettings
-from paykit.db import create_pool
 from paykit.health import HealthFile, health_file_for
 from paykit.logging import configure_logging
 from paykit.signals import on_stop_signals
 from paykit.workers import exit_on_config_error, run_consumer, run_outbox_relay
 from payment_service import settings as settings_module
-from payment_service.adapters.psp import HttpPaymentProvider
-from payment_service.adapters.repository import PostgresUnitOfWork
+from payment_service.bootstrap import PaymentService, bootstrap
 from payment_service.entrypoints.consumers import charger, status_applier
-from payment_service.service_layer import handlers
-from payment_service.service_layer.provider import PaymentProvider, ProviderUnavailable
+from payment_service.service_layer import janitor
 from payment_service.settings import CHARGER_GROUP, STATUS_GROUP, PaymentSettings
 
 log = structlog.get_logger(__name__)
 
+# The consumer's max.poll.interval.ms (paykit.kafka_clients): a batch must end well inside it.
+MAX_POLL_INTERVAL_SECONDS = 300.0
+JANITOR_BATCH = 50
+
+
+def charger_batch_size(psp_timeout_seconds: float) -> int:
+    """Small enough that a batch whose every PSP call times out (one call per event, plus the
+    connect time) ends within half the poll interval: the consumer is never evicted."""
+    per_event = psp_timeout_seconds + 2.0
+    return max(1, min(20, int(MAX_POLL_INTERVAL_SECONDS / 2 // per_event)))
+
 
 def run_charger(config: PaymentSettings) -> None:
-    psp = HttpPaymentProvider(config.psp_url, timeout_seconds=config.psp_timeout_seconds)
+    service = bootstrap(config, name="payment-charger-work", pool_size=2, with_psp=True)
     settings = ConsumerSettings(
         PAYMENT_EVENTS,
         CHARGER_GROUP,
-        batch_size=20,
+        batch_size=charger_batch_size(config.psp_timeout_seconds),
         transaction_per_batch=False,
         retry_delays=config.charge_retry_delays,
     )
     try:
         run_consumer(
             settings,
-            charger(psp),
+            charger(service),
             database_url=config.database_url.reveal(),
             bootstrap_servers=config.kafka_bootstrap_servers,
             client_id="payment-charger",
             metrics_port=config.metrics_port,
         )
     finally:
-        psp.close()
+        service.close()
 
 
 def run_status_applier(config: PaymentSettings) -> None:
+    service = bootstrap(config, name="payment-status-applier-work", pool_size=1)
     settings = ConsumerSettings(WEBHOOK_EVENTS, STATUS_GROUP, batch_size=100)
-    run_consumer(
-        settings,
-        status_applier(),
-        database_url=config.database_url.reveal(),
-        bootstrap_servers=config.kafka_bootstrap_servers,
-        client_id="payment-status-applier",
-        metrics_port=config.metrics_port,
-    )
+    try:
+        run_consumer(
+            settings,
+            status_applier(service),
+            database_url=config.database_url.reveal(),
+            bootstrap_servers=config.kafka_bootstrap_servers,
+            client_id="payment-status-applier",
+            metrics_port=config.metrics_port,
+        )
+    finally:
+        service.close()
 
 
 def run_janitor(config: PaymentSettings, stop: threading.Event | None = None) -> None:
-    """Every interval: re-check stuck payments at the PSP and prune old idempotency keys."""
+    """Every interval: check what is due at the PSP, then prune old idempotency keys."""
     stop = stop or threading.Event()
     on_stop_signals(stop.set)
-    psp = HttpPaymentProvider(config.psp_url, timeout_seconds=config.psp_timeout_seconds)
-    pool = create_pool(config.database_url.reveal(), max_size=1, name="payment-janitor")
+    service = bootstrap(config, name="payment-janitor", pool_size=1, with_psp=True)
     health = HealthFile(health_file_for("payment-janitor"), name="payment-janitor", min_interval=0)
     try:
         while not stop.is_set():
             health.beat()
-            janitor_pass(config, pool, psp)
+            janitor_pass(service)
             stop.wait(config.janitor_interval_seconds)
     finally:
-        psp.close()
-        pool.close()
+        service.close()
 
 
-def janitor_pass(config: PaymentSettings, pool: ConnectionPool, psp: PaymentProvider) -> int:
+def janitor_pass(service: PaymentService) -> janitor.PassResult:
+    """One pass; whatever goes wrong is logged and the next pass comes all the same."""
+    result = janitor.PassResult()
     try:
-        with pool.connection() as conn, conn.transaction():
-            uow = PostgresUnitOfWork(conn)
-            rechecked = handlers.recheck_unsettled(
-                uow, psp, older_than_seconds=config.stuck_after_seconds, limit=10
-            )
-            pruned = uow.idempotency.prune(config.idempotency_retention_hours)
-    except ProviderUnavailable as error:
-        log.warning("janitor_psp_unavailable", error=str(error))
-        return 0
-    if rechecked or pruned:
-        log.info("janitor_pass", rechecked=rechecked, idempotency_keys_pruned=pruned)
-    return rechecked
+        result = janitor.run_pass(service.provider, limit=JANITOR_BATCH)
+    except Exception:
+        log.exception("janitor_pass_failed")
+    try:
+        with service.transactions() as uow:
+            pruned = uow.idempotency.prune(service.settings.idempotency_retention_hours)
+    except Exception:
+        log.exception("idempotency_prune_failed")
+        pruned = 0
+    if result.checked or result.failed or pruned:
+        log.info(
+            "janitor_pass",
+            checked=result.checked,
+            failed=result.failed,
+            idempotency_keys_pruned=pruned,
+        )
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:

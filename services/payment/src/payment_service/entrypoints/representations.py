@@ -1,15 +1,19 @@
-"""How payments and refunds look over HTTP."""
+"""How payments, refunds and PSP reports look over HTTP, and the paging cursors."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import re
 from datetime import datetime
 from typing import Any
 
 from payment_service.domain.payment import Payment
 from payment_service.domain.refund import Refund
+from payment_service.service_layer.unit_of_work import StoredReport
+
+_CURSOR_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -50,9 +54,29 @@ def refund_view(refund: Refund) -> dict[str, Any]:
     }
 
 
-def encode_cursor(payment: Payment) -> str:
-    assert payment.created_at is not None
-    raw = json.dumps([payment.created_at.isoformat(), payment.id]).encode()
+def report_view(stored: StoredReport) -> dict[str, Any]:
+    report, judgement = stored.report, stored.judgement
+    return {
+        "object": "psp_report",
+        "source": report.source.value,
+        "psp_event_id": report.event_id,
+        "payment_id": report.payment_id,
+        "refund_id": report.refund_id,
+        "status": report.status.value,
+        "amount": report.amount,
+        "currency": report.currency,
+        "psp_reference": report.psp_reference,
+        "failure_code": report.failure_code,
+        "verdict": judgement.verdict.value,
+        "reason": judgement.reason,
+        "recorded_at": _time(stored.recorded_at),
+    }
+
+
+def encode_cursor(created_at: datetime | None, object_id: str) -> str:
+    """Where the next page starts: after (created_at, id) of the last object shown."""
+    assert created_at is not None
+    raw = json.dumps([created_at.isoformat(), object_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -60,10 +84,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """Raises ValueError for anything that is not a cursor this service made."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, payment_id = json.loads(raw)
+        created_at, object_id = json.loads(raw)
         moment = datetime.fromisoformat(created_at)
     except (binascii.Error, ValueError, TypeError) as error:
         raise ValueError("malformed cursor") from error
-    if moment.tzinfo is None or not isinstance(payment_id, str):
+    if moment.tzinfo is None or not isinstance(object_id, str):
         raise ValueError("malformed cursor")
-    return moment, payment_id
+    if _CURSOR_ID.fullmatch(object_id) is None:
+        raise ValueError("malformed cursor")
+    return moment, object_id

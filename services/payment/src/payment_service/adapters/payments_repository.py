@@ -1,44 +1,52 @@
-"""PostgreSQL repositories and the unit of work over one open transaction."""
+"""Payments and refunds in PostgreSQL: plain, parameterised SQL over the caller's transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from payevents import Envelope
-from payevents.topics import PAYMENT_EVENTS
 from paykit.db import Connection
-from paykit.outbox import enqueue
-from payment_service.domain.idempotency import StoredResponse
 from payment_service.domain.payment import Payment, PaymentStatus
+from payment_service.domain.recheck import Recheck
 from payment_service.domain.refund import Refund, RefundStatus
-from payment_service.service_layer.unit_of_work import (
-    IdempotencyRecord,
-    PaymentQuery,
-    RequestInFlight,
-)
+from payment_service.service_layer.unit_of_work import PaymentQuery
 
 PAYMENT_COLUMNS = (
     "id, merchant_id, amount, currency, payment_method, status, description, metadata,"
     " refunded_amount, pending_refund_amount, psp_reference, failure_code, failure_message,"
-    " created_at, updated_at"
+    " next_check_at, check_attempts, created_at, updated_at"
 )
 REFUND_COLUMNS = (
     "id, payment_id, merchant_id, amount, currency, status, reason, psp_reference,"
-    " failure_code, failure_message, created_at, updated_at"
+    " failure_code, failure_message, next_check_at, check_attempts, created_at, updated_at"
 )
 
 
+def _recheck(row: dict[str, Any]) -> Recheck:
+    return Recheck(row.pop("next_check_at"), row.pop("check_attempts"))
+
+
 def _payment(row: dict[str, Any]) -> Payment:
-    return Payment(**{**row, "status": PaymentStatus(row["status"])})
+    recheck = _recheck(row)
+    return Payment(**{**row, "status": PaymentStatus(row["status"]), "recheck": recheck})
 
 
 def _refund(row: dict[str, Any]) -> Refund:
-    return Refund(**{**row, "status": RefundStatus(row["status"])})
+    recheck = _recheck(row)
+    return Refund(**{**row, "status": RefundStatus(row["status"]), "recheck": recheck})
+
+
+def _due(conn: Connection, table: str, now: datetime, limit: int) -> list[str]:
+    rows = conn.execute(
+        f"SELECT id FROM {table} WHERE next_check_at <= %s"  # table: one of two literals
+        " ORDER BY next_check_at, id LIMIT %s".encode(),
+        (now, limit),
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 class PostgresPayments:
@@ -53,8 +61,8 @@ class PostgresPayments:
     def add(self, payment: Payment) -> None:
         row = self.conn.execute(
             "INSERT INTO payments (id, merchant_id, amount, currency, payment_method, status,"
-            " description, metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-            " RETURNING created_at, updated_at",
+            " description, metadata, next_check_at, check_attempts)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING created_at, updated_at",
             (
                 payment.id,
                 payment.merchant_id,
@@ -64,6 +72,8 @@ class PostgresPayments:
                 payment.status.value,
                 payment.description,
                 Jsonb(payment.metadata),
+                payment.recheck.due_at,
+                payment.recheck.attempts,
             ),
         ).fetchone()
         assert row is not None
@@ -80,7 +90,8 @@ class PostgresPayments:
     def save(self, payment: Payment) -> None:
         row = self.conn.execute(
             "UPDATE payments SET status = %s, refunded_amount = %s, pending_refund_amount = %s,"
-            " psp_reference = %s, failure_code = %s, failure_message = %s, updated_at = now()"
+            " psp_reference = %s, failure_code = %s, failure_message = %s,"
+            " next_check_at = %s, check_attempts = %s, updated_at = now()"
             " WHERE id = %s RETURNING updated_at",
             (
                 payment.status.value,
@@ -89,6 +100,8 @@ class PostgresPayments:
                 payment.psp_reference,
                 payment.failure_code,
                 payment.failure_message,
+                payment.recheck.due_at,
+                payment.recheck.attempts,
                 payment.id,
             ),
         ).fetchone()
@@ -118,17 +131,8 @@ class PostgresPayments:
             rows = cur.execute(sql.encode(), [*params, query.limit]).fetchall()
         return [_payment(row) for row in rows]
 
-    def unsettled(
-        self, status: PaymentStatus, older_than_seconds: float, limit: int
-    ) -> list[Payment]:
-        with self.conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(
-                f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE status = %s"
-                " AND updated_at < now() - make_interval(secs => %s)"
-                " ORDER BY updated_at LIMIT %s FOR UPDATE SKIP LOCKED".encode(),
-                (status.value, older_than_seconds, limit),
-            ).fetchall()
-        return [_payment(row) for row in rows]
+    def due_for_recheck(self, now: datetime, limit: int) -> list[str]:
+        return _due(self.conn, "payments", now, limit)
 
 
 class PostgresRefunds:
@@ -142,8 +146,9 @@ class PostgresRefunds:
 
     def add(self, refund: Refund) -> None:
         row = self.conn.execute(
-            "INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, status, reason)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING created_at, updated_at",
+            "INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, status, reason,"
+            " next_check_at, check_attempts)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING created_at, updated_at",
             (
                 refund.id,
                 refund.payment_id,
@@ -152,6 +157,8 @@ class PostgresRefunds:
                 refund.currency,
                 refund.status.value,
                 refund.reason,
+                refund.recheck.due_at,
+                refund.recheck.attempts,
             ),
         ).fetchone()
         assert row is not None
@@ -171,80 +178,30 @@ class PostgresRefunds:
     def save(self, refund: Refund) -> None:
         self.conn.execute(
             "UPDATE refunds SET status = %s, psp_reference = %s, failure_code = %s,"
-            " failure_message = %s, updated_at = now() WHERE id = %s",
+            " failure_message = %s, next_check_at = %s, check_attempts = %s, updated_at = now()"
+            " WHERE id = %s",
             (
                 refund.status.value,
                 refund.psp_reference,
                 refund.failure_code,
                 refund.failure_message,
+                refund.recheck.due_at,
+                refund.recheck.attempts,
                 refund.id,
             ),
         )
 
-    def for_payment(self, payment_id: str) -> list[Refund]:
+    def for_payment(
+        self, payment_id: str, *, after: tuple[datetime, str] | None = None, limit: int = 100
+    ) -> list[Refund]:
+        page = " AND (created_at, id) > (%s, %s)" if after else ""
         with self.conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(
-                f"SELECT {REFUND_COLUMNS} FROM refunds WHERE payment_id = %s"
-                " ORDER BY created_at, id".encode(),
-                (payment_id,),
+                f"SELECT {REFUND_COLUMNS} FROM refunds WHERE payment_id = %s{page}"
+                " ORDER BY created_at, id LIMIT %s".encode(),
+                (payment_id, *(after or ()), limit),
             ).fetchall()
         return [_refund(row) for row in rows]
 
-
-class PostgresIdempotency:
-    def __init__(self, conn: Connection, lock_timeout_ms: int) -> None:
-        self.conn = conn
-        self.lock_timeout_ms = lock_timeout_ms
-
-    def claim(self, merchant_id: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
-        # A concurrent request holding the same key makes this INSERT wait for its transaction:
-        # it then sees that request's stored response, or gives up after the lock timeout.
-        self.conn.execute(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}".encode())
-        try:
-            with self.conn.transaction():
-                inserted = self.conn.execute(
-                    "INSERT INTO idempotency_keys (merchant_id, key, fingerprint)"
-                    " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                    (merchant_id, key, fingerprint),
-                ).fetchone()
-        except psycopg.errors.LockNotAvailable as busy:
-            raise RequestInFlight(key) from busy
-        finally:
-            self.conn.execute(b"SET LOCAL lock_timeout = 0")
-        if inserted:
-            return None
-        row = self.conn.execute(
-            "SELECT fingerprint, response_status, response_body FROM idempotency_keys"
-            " WHERE merchant_id = %s AND key = %s",
-            (merchant_id, key),
-        ).fetchone()
-        if row is None:  # pruned between the two statements: treat as in flight, retry later
-            raise RequestInFlight(key)
-        response = StoredResponse(row[1], row[2]) if row[1] is not None else None
-        return IdempotencyRecord(row[0], response)
-
-    def complete(self, merchant_id: str, key: str, response: StoredResponse) -> None:
-        self.conn.execute(
-            "UPDATE idempotency_keys SET response_status = %s, response_body = %s"
-            " WHERE merchant_id = %s AND key = %s",
-            (response.status, Jsonb(response.body), merchant_id, key),
-        )
-
-    def prune(self, older_than_hours: float) -> int:
-        return self.conn.execute(
-            "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => %s)",
-            (older_than_hours,),
-        ).rowcount
-
-
-class PostgresUnitOfWork:
-    """Repositories over ``conn``, whose transaction the caller commits or rolls back."""
-
-    def __init__(self, conn: Connection, *, lock_timeout_ms: int = 5000) -> None:
-        self.conn = conn
-        self.payments = PostgresPayments(conn)
-        self.refunds = PostgresRefunds(conn)
-        self.idempotency = PostgresIdempotency(conn, lock_timeout_ms)
-
-    def publish(self, envelope: Envelope) -> None:
-        enqueue(self.conn, envelope, topic=PAYMENT_EVENTS.name, key=envelope.subject)
+    def due_for_recheck(self, now: datetime, limit: int) -> list[str]:
+        return _due(self.conn, "refunds", now, limit)

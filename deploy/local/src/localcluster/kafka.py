@@ -110,6 +110,9 @@ class KafkaBroker:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            # a restarted broker is fenced from its old incarnation after this, not after 9 s
+            "broker.session.timeout.ms": "3000",
+            "broker.heartbeat.interval.ms": "1000",
             "min.insync.replicas": "1",
             "log.retention.hours": "168",
             "log.segment.bytes": str(64 * 1024 * 1024),

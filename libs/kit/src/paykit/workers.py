@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import structlog
 from kafka import KafkaConsumer
+from kafka.errors import KafkaError
 from prometheus_client import start_http_server
 
 from paykit.consumer import Consumer, ConsumerConfigError, ConsumerSettings, Handler
 from paykit.db import create_pool
-from paykit.health import health_file_for
-from paykit.kafka_clients import create_consumer, create_producer
+from paykit.health import HealthFile, health_file_for
+from paykit.kafka_clients import create_consumer, create_producer, instance_id
 from paykit.outbox.worker import run_outbox_relay
-from paykit.settings import ConfigError
+from paykit.settings import ConfigError, load_settings
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 EXIT_CONFIG = 78  # EX_CONFIG: restarting will not help until the configuration changes
 
@@ -43,6 +48,19 @@ def _serve_metrics(port: int | None) -> None:
         start_http_server(port, addr="127.0.0.1")
 
 
+def _when_kafka_answers(make: Callable[[], T], health: HealthFile) -> T:
+    """Build a Kafka client, waiting for the broker rather than exiting (and crash-looping)."""
+    delay = 0.5
+    while True:
+        try:
+            return make()
+        except KafkaError as error:
+            health.report(ready=False, reason=f"waiting for Kafka: {error}")
+            log.warning("kafka_unavailable_at_start", error=str(error), retry_in=delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 def run_consumer(
     settings: ConsumerSettings,
     handler: Handler,
@@ -55,10 +73,22 @@ def run_consumer(
     """Consume until a stop signal; a DLQ limit or a lost database holds it, never ends it."""
     if settings.health_file is None:
         settings = dataclasses.replace(settings, health_file=health_file_for(client_id))
+    health = HealthFile(settings.health_file, name=client_id)
+    member = instance_id(client_id, load_settings(lambda env: env.str("PAYKIT_INSTANCE_ID", None)))
     _serve_metrics(metrics_port)
     pool = create_pool(database_url, max_size=2, name=client_id)
-    producer = create_producer(bootstrap_servers, client_id=client_id)
-    kafka = create_consumer(bootstrap_servers, group_id=settings.group, client_id=client_id)
+    producer = _when_kafka_answers(
+        lambda: create_producer(bootstrap_servers, client_id=client_id), health
+    )
+    kafka = _when_kafka_answers(
+        lambda: create_consumer(
+            bootstrap_servers,
+            group_id=settings.group,
+            client_id=client_id,
+            group_instance_id=member,
+        ),
+        health,
+    )
 
     def lag_client() -> KafkaConsumer:
         return create_consumer(

@@ -38,6 +38,7 @@ def settled(client: FlaskClient, charge_id: str) -> dict[str, Any]:
         ("pm_card_insufficient_funds", "failed", "insufficient_funds"),
         ("pm_card_duplicate_webhook", "succeeded", None),
         ("pm_card_out_of_order", "succeeded", None),
+        ("pm_card_early_failure", "succeeded", None),
         ("pm_card_slow_webhook", "succeeded", None),
     ],
 )

@@ -1,10 +1,12 @@
 """Injected faults, set at run time through the admin API and shared by every worker."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flask.testing import FlaskClient
 
+from paykit.testing import wait_until
 from psp_simulator.domain.faults import Faults
 from psp_simulator.testing import AppFactory, charge_body
 
@@ -16,11 +18,15 @@ def put_faults(client: FlaskClient, **faults: object) -> None:
     assert response.status_code == 200, response.json
 
 
+NO_HANGS = {"silent": False, "hang_ms": 0, "hang_calls": 0, "hang_calls_left": 0, "hanging": 0}
+
+
 def test_no_faults_by_default(client: FlaskClient) -> None:
     assert client.get("/_admin/faults").json == {
         "latency_ms": 0,
         "error_rate": 0.0,
         "down": False,
+        **NO_HANGS,
         "source": "default",
     }
 
@@ -103,6 +109,7 @@ def test_put_replaces_all_faults_and_get_shows_them(client: FlaskClient) -> None
         "latency_ms": 0,
         "error_rate": 0.25,
         "down": False,
+        **NO_HANGS,
         "source": "runtime",
     }
 
@@ -117,6 +124,11 @@ def test_put_replaces_all_faults_and_get_shows_them(client: FlaskClient) -> None
         {"down": 1},
         {"down": "true"},
         {"slow": True},
+        {"silent": "yes"},
+        {"hang_ms": -1},
+        {"hang_ms": 120_001},
+        {"hang_calls": 1},  # without hang_ms: how long?
+        {"hang_ms": 100, "hang_calls": 1001},
     ],
 )
 def test_invalid_faults_are_refused(client: FlaskClient, faults: dict[str, object]) -> None:
@@ -143,5 +155,64 @@ def test_faults_default_from_settings_until_changed(make_app: AppFactory) -> Non
         "latency_ms": 0,
         "error_rate": 0.0,
         "down": True,
+        **NO_HANGS,
         "source": "default",
     }
+
+
+def test_a_hung_charge_waits_before_it_does_anything_and_only_as_many_as_asked(
+    make_app: AppFactory, unique: str
+) -> None:
+    client = make_app().test_client()
+    put_faults(client, hang_ms=400, hang_calls=1)
+    watcher = make_app().test_client()
+    seen_while_hanging: list[object] = []
+
+    def charge(suffix: str) -> tuple[int, float]:
+        started = time.monotonic()
+        response = client.post(
+            "/charges",
+            json=charge_body(f"PAY_{unique}{suffix}"),
+            headers={"Idempotency-Key": f"{unique}{suffix}"},
+        )
+        return response.status_code, time.monotonic() - started
+
+    with ThreadPoolExecutor(1) as pool:
+        hung = pool.submit(charge, "a")
+        assert wait_until(lambda: watcher.get("/_admin/faults").json["hanging"] == 1, timeout=5)
+        seen_while_hanging.append(
+            watcher.get(f"/_admin/charges?reference=PAY_{unique}a").json["data"]
+        )
+        status, took = hung.result(timeout=10)
+    assert (status, took >= 0.4) == (201, True)
+    assert seen_while_hanging == [[]]  # nothing was made while it hung
+    assert charge("b")[1] < 0.4  # the budget was one call
+    state = watcher.get("/_admin/faults").json
+    assert (state["hang_calls_left"], state["hanging"]) == (0, 0)
+
+
+def test_a_request_that_hung_past_its_caller_replays_the_charge_its_retry_made(
+    make_app: AppFactory, unique: str
+) -> None:
+    client, retrier = make_app().test_client(), make_app().test_client()
+    put_faults(client, hang_ms=500, hang_calls=1)
+    body, headers = charge_body(f"PAY_{unique}"), {"Idempotency-Key": unique}
+    with ThreadPoolExecutor(1) as pool:
+        hung = pool.submit(client.post, "/charges", json=body, headers=headers)
+        assert wait_until(lambda: retrier.get("/_admin/faults").json["hanging"] == 1, timeout=5)
+        assert retrier.post("/charges", json=body, headers=headers).status_code == 201
+        assert hung.result(timeout=10).status_code == 200  # a replay: no second charge
+    assert len(client.get(f"/_admin/charges?reference=PAY_{unique}").json["data"]) == 1
+
+
+def test_a_silent_psp_sends_no_webhook_for_what_it_made_meanwhile(
+    client: FlaskClient, unique: str
+) -> None:
+    put_faults(client, silent=True)
+    body = charge_body(f"PAY_{unique}")
+    assert (
+        client.post("/charges", json=body, headers={"Idempotency-Key": unique}).status_code == 201
+    )
+    client.delete("/_admin/faults")
+
+    assert client.get(f"/_admin/deliveries?reference=PAY_{unique}").json == {"data": []}

@@ -47,6 +47,7 @@ def events(webhooks: tuple[Webhook, ...]) -> list[dict[str, object]]:
         ("pm_card_timeout", Status.SUCCEEDED, None),
         ("pm_card_duplicate_webhook", Status.SUCCEEDED, None),
         ("pm_card_out_of_order", Status.SUCCEEDED, None),
+        ("pm_card_early_failure", Status.SUCCEEDED, None),
         ("pm_card_slow_webhook", Status.SUCCEEDED, None),
     ],
 )
@@ -65,6 +66,7 @@ def test_only_the_documented_tokens_exist() -> None:
         "pm_card_timeout",
         "pm_card_duplicate_webhook",
         "pm_card_out_of_order",
+        "pm_card_early_failure",
         "pm_card_slow_webhook",
     }
 
@@ -126,6 +128,15 @@ def test_out_of_order_sends_success_then_a_later_contradicting_failure() -> None
     assert success.event_id != failure.event_id
     assert failure.due_at == charge.settles_at + TIMINGS.late_webhook_delay > success.due_at
     assert {e["paymentRef"] for e in events(webhooks)} == {"PAY_1"}
+
+
+def test_early_failure_reports_failed_first_then_the_success_the_charge_is() -> None:
+    charge, webhooks = plan("pm_card_early_failure")
+    failure, success = webhooks
+    assert [e["status"] for e in events(webhooks)] == ["FAILED", "SUCCESS"]
+    assert events(webhooks)[0]["gatewayData"]["failureCode"] == "card_declined"
+    assert failure.due_at == charge.settles_at < success.due_at
+    assert charge.outcome is Status.SUCCEEDED
 
 
 def test_slow_webhook_is_due_well_after_the_outcome() -> None:

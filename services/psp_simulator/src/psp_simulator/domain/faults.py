@@ -8,23 +8,43 @@ from enum import Enum
 from typing import Final
 
 MAX_LATENCY_MS: Final = 60_000
+MAX_HANG_MS: Final = 120_000
+MAX_HANG_CALLS: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class Faults:
+    """``latency_ms`` delays every API call. ``hang_calls`` of the next charge and refund
+    requests are held ``hang_ms`` before they do anything, then carry on as if just arrived (a
+    provider stuck on some requests while it answers others). ``silent`` sends no webhooks for
+    the charges and refunds made while it is on: only a lookup reveals their outcome."""
+
     latency_ms: int = 0
     error_rate: float = 0.0
     down: bool = False
+    silent: bool = False
+    hang_ms: int = 0
+    hang_calls: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.latency_ms <= MAX_LATENCY_MS:
             raise ValueError(f"latency_ms must lie between 0 and {MAX_LATENCY_MS}")
         if not 0.0 <= self.error_rate <= 1.0:
             raise ValueError("error_rate is a fraction between 0 and 1")
+        if not 0 <= self.hang_ms <= MAX_HANG_MS:
+            raise ValueError(f"hang_ms must lie between 0 and {MAX_HANG_MS}")
+        if not 0 <= self.hang_calls <= MAX_HANG_CALLS:
+            raise ValueError(f"hang_calls must lie between 0 and {MAX_HANG_CALLS}")
+        if self.hang_calls and not self.hang_ms:
+            raise ValueError("hang_calls needs hang_ms: how long each of them hangs")
 
     @property
     def latency_seconds(self) -> float:
         return self.latency_ms / 1000
+
+    @property
+    def hang_seconds(self) -> float:
+        return self.hang_ms / 1000
 
 
 NO_FAULTS: Final = Faults()

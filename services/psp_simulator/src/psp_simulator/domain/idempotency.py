@@ -1,9 +1,9 @@
 """Idempotency: one key names one request; replaying it returns what it made."""
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from paykit.canonical import digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,5 +17,4 @@ class IdempotencyRecord:
 
 def fingerprint(request: Mapping[str, object]) -> str:
     """A digest of the parsed request: key order and whitespace do not make a body "different"."""
-    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return digest(dict(request))

@@ -2,7 +2,8 @@
 
 Most tokens make a charge whose outcome is known only later, by webhook and by GET. The others
 script the ways a real provider misbehaves that a careful platform must survive: a response that
-never comes back in time, a webhook sent twice, a late webhook contradicting an earlier one.
+never comes back in time, a webhook sent twice, a late webhook contradicting an earlier one, a
+failure reported before the success it turns out to be.
 """
 
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from psp_simulator.domain.webhooks import (
     payment_status_body,
 )
 
-LATE_FAILURE_CODE: Final = "card_declined"
+CONTRADICTING_FAILURE_CODE: Final = "card_declined"
 
 
 class WebhookTiming(Enum):
@@ -95,7 +96,17 @@ OUTCOMES: Final[Mapping[str, ScriptedOutcome]] = {
         None,
         (
             _SUCCESS,
-            WebhookStep(WebhookStatus.FAILED, LATE_FAILURE_CODE, timing=WebhookTiming.LATE),
+            WebhookStep(
+                WebhookStatus.FAILED, CONTRADICTING_FAILURE_CODE, timing=WebhookTiming.LATE
+            ),
+        ),
+    ),
+    "pm_card_early_failure": ScriptedOutcome(
+        Status.SUCCEEDED,
+        None,
+        (
+            WebhookStep(WebhookStatus.FAILED, CONTRADICTING_FAILURE_CODE),
+            WebhookStep(WebhookStatus.SUCCESS, timing=WebhookTiming.LATE),
         ),
     ),
     "pm_card_slow_webhook": ScriptedOutcome(

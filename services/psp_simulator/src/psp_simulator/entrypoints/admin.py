@@ -10,7 +10,12 @@ from psp_simulator.domain.faults import Faults
 from psp_simulator.entrypoints.representations import charge_json, delivery_json, faults_json
 from psp_simulator.entrypoints.schemas import FaultsRequest, parse, reference_query
 from psp_simulator.service_layer.charges import charges_with_reference
-from psp_simulator.service_layer.faults import clear_faults, current_faults, set_faults
+from psp_simulator.service_layer.faults import (
+    clear_faults,
+    current_faults,
+    hang_state,
+    set_faults,
+)
 from psp_simulator.service_layer.simulator import Simulator
 
 MAX_LISTED: Final = 1000
@@ -22,16 +27,20 @@ def admin_blueprint(simulator: Simulator) -> Blueprint:
 
     @admin.get("/faults")
     def get_faults() -> Response:
-        return jsonify(faults_json(current_faults(simulator)))
+        return jsonify(faults_json(current_faults(simulator), hang_state(simulator)))
 
     @admin.put("/faults")
     def put_faults() -> Response:
-        faults = Faults(**parse(_FAULTS_REQUEST, json_body()))
-        return jsonify(faults_json(set_faults(simulator, faults)))
+        try:
+            faults = Faults(**parse(_FAULTS_REQUEST, json_body()))
+        except ValueError as error:
+            raise Problem(400, "invalid_request", detail=str(error)) from None
+        settings = set_faults(simulator, faults)
+        return jsonify(faults_json(settings, hang_state(simulator)))
 
     @admin.delete("/faults")
     def delete_faults() -> Response:
-        return jsonify(faults_json(clear_faults(simulator)))
+        return jsonify(faults_json(clear_faults(simulator), hang_state(simulator)))
 
     @admin.get("/charges")
     def list_charges() -> Response:

@@ -1,10 +1,10 @@
 """The provider's public API: charges and refunds, behind the injected faults."""
 
-import re
 from typing import Final
 
 from flask import Blueprint, Response, jsonify, request
 
+from paykit.canonical import valid_idempotency_key
 from paykit.problems import Problem
 from paykit.web import json_body
 from psp_simulator.domain.faults import Verdict
@@ -12,12 +12,11 @@ from psp_simulator.entrypoints.representations import charge_json, refund_json
 from psp_simulator.entrypoints.schemas import ChargeRequest, RefundRequest, parse, reference_query
 from psp_simulator.service_layer import charges, refunds
 from psp_simulator.service_layer.commands import CreateCharge, CreateRefund
-from psp_simulator.service_layer.faults import admit_call
+from psp_simulator.service_layer.faults import admit_call, hold_if_hung
 from psp_simulator.service_layer.simulator import Simulator
 
 IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 _CHARGE_REQUEST: Final = ChargeRequest()
 _REFUND_REQUEST: Final = RefundRequest()
 
@@ -42,6 +41,7 @@ def api_blueprint(simulator: Simulator) -> Blueprint:
     def create_charge() -> Response:
         key = idempotency_key()
         fields = parse(_CHARGE_REQUEST, json_body())
+        hold_if_hung(simulator)
         receipt = charges.create_charge(simulator, CreateCharge(idempotency_key=key, **fields))
         response = created_or_replayed(charge_json(receipt), receipt.created)
         response.headers["Location"] = f"/charges/{receipt.charge.id}"
@@ -60,6 +60,7 @@ def api_blueprint(simulator: Simulator) -> Blueprint:
     def create_refund() -> Response:
         key = idempotency_key()
         fields = parse(_REFUND_REQUEST, json_body())
+        hold_if_hung(simulator)
         receipt = refunds.create_refund(simulator, CreateRefund(idempotency_key=key, **fields))
         response = created_or_replayed(refund_json(receipt), receipt.created)
         response.headers["Location"] = f"/refunds/{receipt.refund.id}"
@@ -78,7 +79,7 @@ def idempotency_key() -> str:
         raise Problem(
             400, "idempotency_key_required", detail=f"Send an {IDEMPOTENCY_KEY_HEADER} header."
         )
-    if not _IDEMPOTENCY_KEY.fullmatch(key):
+    if not valid_idempotency_key(key):
         raise Problem(
             400,
             "invalid_idempotency_key",

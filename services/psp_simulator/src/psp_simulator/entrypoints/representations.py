@@ -7,7 +7,7 @@ from typing import Any
 from payevents.fieldtypes import format_utc
 from psp_simulator.domain.delivery import DeliveryRecord
 from psp_simulator.service_layer.charges import ChargeReceipt
-from psp_simulator.service_layer.faults import FaultSettings
+from psp_simulator.service_layer.faults import FaultSettings, HangState
 from psp_simulator.service_layer.refunds import RefundReceipt
 
 
@@ -41,11 +41,16 @@ def refund_json(receipt: RefundReceipt) -> dict[str, Any]:
     }
 
 
-def faults_json(settings: FaultSettings) -> dict[str, Any]:
+def faults_json(settings: FaultSettings, hangs: HangState) -> dict[str, Any]:
     return {
         "latency_ms": settings.faults.latency_ms,
         "error_rate": settings.faults.error_rate,
         "down": settings.faults.down,
+        "silent": settings.faults.silent,
+        "hang_ms": settings.faults.hang_ms,
+        "hang_calls": settings.faults.hang_calls,
+        "hang_calls_left": hangs.left,
+        "hanging": hangs.hanging,
         "source": settings.source,
     }
 

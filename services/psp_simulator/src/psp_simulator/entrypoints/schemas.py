@@ -8,7 +8,7 @@ from marshmallow import ValidationError, fields, validate
 
 from payevents.fieldtypes import StrictSchema, Text, amount, currency, identifier, payment_id
 from paykit.problems import Problem
-from psp_simulator.domain.faults import MAX_LATENCY_MS
+from psp_simulator.domain.faults import MAX_HANG_CALLS, MAX_HANG_MS, MAX_LATENCY_MS
 
 _TOKEN_LENGTH = validate.Length(min=1, max=64)
 
@@ -55,6 +55,13 @@ class FaultsRequest(StrictSchema):
     )
     error_rate = _Fraction(load_default=0.0, validate=validate.Range(min=0.0, max=1.0))
     down = _StrictBoolean(load_default=False)
+    silent = _StrictBoolean(load_default=False)
+    hang_ms = fields.Integer(
+        strict=True, load_default=0, validate=validate.Range(min=0, max=MAX_HANG_MS)
+    )
+    hang_calls = fields.Integer(
+        strict=True, load_default=0, validate=validate.Range(min=0, max=MAX_HANG_CALLS)
+    )
 
 
 def parse(schema: StrictSchema, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from psp_simulator.domain.errors import ChargeNotFound, IdempotencyKeyReused
 from psp_simulator.domain.idempotency import IdempotencyRecord
 from psp_simulator.domain.outcomes import outcome_for, plan_charge_webhooks
 from psp_simulator.service_layer.commands import CreateCharge
+from psp_simulator.service_layer.faults import sends_webhooks
 from psp_simulator.service_layer.ports import IdempotencyScope, Transaction
 from psp_simulator.service_layer.simulator import Simulator, run_optimistically
 
@@ -27,6 +28,7 @@ def create_charge(simulator: Simulator, command: CreateCharge) -> ChargeReceipt:
     """Take a charge once per idempotency key; a replay returns the same charge as it is now."""
     outcome = outcome_for(command.payment_method)
     request_fingerprint = command.fingerprint()
+    with_webhooks = sends_webhooks(simulator)
 
     def work(transaction: Transaction) -> tuple[Charge, bool]:
         prior = transaction.idempotency_record(IdempotencyScope.CHARGES, command.idempotency_key)
@@ -55,8 +57,10 @@ def create_charge(simulator: Simulator, command: CreateCharge) -> ChargeReceipt:
             command.idempotency_key,
             IdempotencyRecord(request_fingerprint, charge.id),
         )
-        for webhook in plan_charge_webhooks(charge, outcome, simulator.timings, simulator.new_id):
-            transaction.schedule(webhook)
+        if with_webhooks:
+            timings, new_id = simulator.timings, simulator.new_id
+            for webhook in plan_charge_webhooks(charge, outcome, timings, new_id):
+                transaction.schedule(webhook)
         return charge, True
 
     charge, created = run_optimistically(simulator, work)

@@ -13,6 +13,12 @@ class FaultSettings:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class HangState:
+    left: int  # of the hang budget
+    hanging: int  # calls held right now
+
+
 def current_faults(simulator: Simulator) -> FaultSettings:
     stored = simulator.faults.get()
     if stored is None:
@@ -37,3 +43,24 @@ def admit_call(simulator: Simulator) -> Verdict:
     if faults.latency_ms:
         simulator.pause(faults.latency_seconds)
     return verdict(faults, error_roll=simulator.roll(), kind_roll=simulator.roll())
+
+
+def hold_if_hung(simulator: Simulator) -> None:
+    """A charge or refund request taken from the hang budget waits before it does anything."""
+    faults = current_faults(simulator).faults
+    if not faults.hang_ms or not simulator.faults.take_hang():
+        return
+    simulator.faults.hang_started()
+    try:
+        simulator.pause(faults.hang_seconds)
+    finally:
+        simulator.faults.hang_ended()
+
+
+def sends_webhooks(simulator: Simulator) -> bool:
+    return not current_faults(simulator).faults.silent
+
+
+def hang_state(simulator: Simulator) -> HangState:
+    left, hanging = simulator.faults.hang_counts()
+    return HangState(left, hanging)

@@ -66,8 +66,17 @@ class UnitOfWork(Protocol):
 
 class FaultStore(Protocol):
     def get(self) -> Faults | None: ...
-    def put(self, faults: Faults) -> None: ...
+    def put(self, faults: Faults) -> None:
+        """Replaces the faults; the hang budget becomes ``faults.hang_calls``."""
+
     def clear(self) -> None: ...
+    def take_hang(self) -> bool:
+        """Takes one call from the hang budget; False when none is left."""
+
+    def hang_started(self) -> None: ...
+    def hang_ended(self) -> None: ...
+    def hang_counts(self) -> tuple[int, int]:
+        """(calls left to hang, calls hanging now)."""
 
 
 class DeliveryLog(Protocol):

@@ -12,6 +12,7 @@ from psp_simulator.domain.errors import (
 from psp_simulator.domain.idempotency import IdempotencyRecord
 from psp_simulator.domain.webhooks import plan_refund_webhooks
 from psp_simulator.service_layer.commands import CreateRefund
+from psp_simulator.service_layer.faults import sends_webhooks
 from psp_simulator.service_layer.ports import IdempotencyScope, Transaction
 from psp_simulator.service_layer.simulator import Simulator, run_optimistically
 
@@ -27,6 +28,7 @@ class RefundReceipt:
 
 def create_refund(simulator: Simulator, command: CreateRefund) -> RefundReceipt:
     request_fingerprint = command.fingerprint()
+    with_webhooks = sends_webhooks(simulator)
 
     def work(transaction: Transaction) -> tuple[Refund, bool]:
         prior = transaction.idempotency_record(IdempotencyScope.REFUNDS, command.idempotency_key)
@@ -54,8 +56,9 @@ def create_refund(simulator: Simulator, command: CreateRefund) -> RefundReceipt:
             command.idempotency_key,
             IdempotencyRecord(request_fingerprint, refund.id),
         )
-        for webhook in plan_refund_webhooks(refund, simulator.new_id):
-            transaction.schedule(webhook)
+        if with_webhooks:
+            for webhook in plan_refund_webhooks(refund, simulator.new_id):
+                transaction.schedule(webhook)
         return refund, True
 
     refund, created = run_optimistically(simulator, work)

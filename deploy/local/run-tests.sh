@@ -19,6 +19,9 @@ export PSP_TIMEOUT_DELAY_SECONDS="${PSP_TIMEOUT_DELAY_SECONDS:-5}"
 export PSP_SLOW_WEBHOOK_DELAY_SECONDS="${PSP_SLOW_WEBHOOK_DELAY_SECONDS:-1}"
 export PSP_WEBHOOK_RETRY_BASE_SECONDS="${PSP_WEBHOOK_RETRY_BASE_SECONDS:-0.2}"
 
+# One short broker-crash round (make chaos runs five, timed) on a cluster of its own.
+export PAY_CHAOS_TEST="${PAY_CHAOS_TEST:-1}"
+
 state_root="${PAY_STATE_DIR:-$PWD/.local}"
 "${run[@]}" localcluster down >/dev/null 2>&1
 rm -rf "${state_root:?}/${PAY_CLUSTER}"

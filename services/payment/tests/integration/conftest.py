@@ -7,17 +7,30 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from kafka import KafkaProducer
+from psycopg_pool import ConnectionPool
 
 from localcluster.testing import ClusterEnv
+from localcluster.topics import ensure_topics
+from payevents import Envelope, encode
+from payevents.topics import ConsumerGroup, Topic
 from paykit.auth.jwt import SigningKey
+from paykit.consumer import Consumer, ConsumerSettings, Handler
+from paykit.db import create_pool
+from paykit.kafka_clients import create_consumer, create_producer
 from paykit.settings import Secret
 from payment_service import settings as settings_module
+from payment_service.adapters.unit_of_work import pooled_transactions
+from payment_service.bootstrap import PaymentService, bootstrap
 from payment_service.entrypoints.app import create_app
+from payment_service.service_layer.provider import PaymentProvider
 from payment_service.settings import PaymentSettings
+from payment_service.testing import FakeProvider
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +91,71 @@ def headers(token_for: Callable[..., str], merchant: str) -> Callable[..., dict[
         return result
 
     return build
+
+
+@pytest.fixture(scope="session")
+def service_pool(payment_db: str) -> Iterator[ConnectionPool]:
+    pool = create_pool(payment_db, max_size=6, name="payment-tests")
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def make_service(
+    payment_settings: PaymentSettings, service_pool: ConnectionPool
+) -> Callable[..., PaymentService]:
+    """The service over the tests' database, with the PSP the test gives it."""
+
+    def build(psp: PaymentProvider | None = None) -> PaymentService:
+        return bootstrap(
+            payment_settings,
+            transactions=pooled_transactions(service_pool),
+            psp=psp or FakeProvider(),
+        )
+
+    return build
+
+
+@pytest.fixture
+def private_topic(cluster: ClusterEnv, unique: str) -> Topic:
+    """A main topic of its own with one consumer group whose retry tiers wait 0.3, 0.6, 0.9 s,
+    so a test's consumer never meets the running cluster's."""
+    topic = Topic(
+        name=f"payment-tests-{unique}",
+        partitions=2,
+        key="payment id",
+        consumers=(ConsumerGroup(f"payment-tests-{unique}", retry_delays=(0.3, 0.6, 0.9)),),
+    )
+    ensure_topics(cluster.bootstrap_servers, (topic,))
+    return topic
+
+
+@pytest.fixture
+def consumer_on(cluster: ClusterEnv, service_pool: ConnectionPool) -> Iterator[Callable[..., Any]]:
+    producers: list[KafkaProducer] = []
+
+    def build(topic: Topic, handler: Handler, **settings: Any) -> Consumer:
+        group = topic.consumers[0].name
+        producer = create_producer(cluster.bootstrap_servers, client_id=group)
+        producers.append(producer)
+        kafka = create_consumer(cluster.bootstrap_servers, group_id=group, client_id=group)
+        return Consumer(
+            ConsumerSettings(topic, group, **settings), handler, service_pool, kafka, producer
+        )
+
+    yield build
+    for producer in producers:
+        producer.close()
+
+
+@pytest.fixture
+def publish(cluster: ClusterEnv) -> Iterator[Callable[[str, Envelope], None]]:
+    producer = create_producer(cluster.bootstrap_servers, client_id="payment-tests")
+
+    def send(topic: str, envelope: Envelope) -> None:
+        value, headers = encode(envelope)
+        producer.send(topic, key=envelope.subject.encode(), value=value, headers=headers)
+        producer.flush()
+
+    yield send
+    producer.close()

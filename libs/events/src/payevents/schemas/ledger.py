@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from payevents import fieldtypes as f
-from payevents.fieldtypes import StrictSchema
+from payevents.fieldtypes import StrictSchema, UtcDateTime
 from payevents.registry import EventRegistry
 from payevents.rules import schema_rule
 
@@ -57,5 +57,36 @@ class LedgerTransactionPostedV1(StrictSchema):
             )
 
 
+class LedgerTransactionPostedV2(LedgerTransactionPostedV1):
+    """v2: the ledger's every kind of transaction, and the fact it was posted from.
+
+    Only widens v1: more kinds, and optional fields naming the cause and its effective time.
+    """
+
+    kind = f.choice(
+        "What moved the money: a payment, its reversal, a refund, a settlement batch closing"
+        " (escrow to payable), a payout or its failure, or an operator's adjustment.",
+        (
+            "payment",
+            "refund",
+            "fee",
+            "payout",
+            "payout_reversal",
+            "payment_reversal",
+            "settlement",
+            "adjustment",
+        ),
+    )
+    cause_event_id = f.identifier(
+        "The event the transaction was posted from; none for a manual adjustment.", optional=True
+    )
+    cause_type = f.identifier("The type of that event.", optional=True)
+    effective_at = UtcDateTime(
+        load_default=None,
+        metadata={"description": "When the money moved (the cause's occurred_at), in UTC."},
+    )
+
+
 def register(registry: EventRegistry) -> None:
     registry.register("ledger.transaction_posted", 1, LedgerTransactionPostedV1)
+    registry.register("ledger.transaction_posted", 2, LedgerTransactionPostedV2)

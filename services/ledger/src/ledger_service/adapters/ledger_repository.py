@@ -1,0 +1,153 @@
+"""SQL for posting: accounts on demand, locked balances, journal transactions and their sources.
+
+Everything runs in the caller's transaction (a consumer's batch or a request's); the database's
+triggers do the rest (balances, the balance check and the seal at commit).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from ledger_service.domain import accounts
+from ledger_service.domain.accounts import Side
+from ledger_service.domain.postings import Entry, Posting
+from paykit.db import Connection
+
+_FIND_ACCOUNTS = "SELECT code, id FROM ledger_accounts WHERE currency = %s AND code = ANY(%s)"
+_OPEN_ACCOUNTS = (
+    "INSERT INTO ledger_accounts"
+    " (code, currency, type, normal_side, merchant_id, never_negative, shards)"
+    " SELECT code, %s, type, side, merchant, never_negative, shards FROM unnest("
+    "%s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[], %s::integer[])"
+    " AS u(code, type, side, merchant, never_negative, shards)"
+    " ORDER BY code ON CONFLICT (code, currency) DO NOTHING"
+)
+_INSERT_TRANSACTION = (
+    "INSERT INTO ledger_transactions (id, reference, business_key, kind, currency, merchant_id,"
+    " payment_id, refund_id, settlement_batch_id, reason, actor, effective_at, recorded_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()))"
+    " RETURNING recorded_at"
+)
+_INSERT_ENTRIES = (
+    "INSERT INTO ledger_entries (transaction_id, account_id, currency, side, amount)"
+    " SELECT %s, account_id, %s, side, amount"
+    " FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) WITH ORDINALITY"
+    " AS u(account_id, side, amount, n) ORDER BY n"
+)
+
+
+class LedgerRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def account_ids(self, codes: Iterable[str], currency: str) -> dict[str, int]:
+        """The accounts' ids, opening those that do not exist yet (sorted, so never a deadlock)."""
+        wanted = sorted(set(codes))
+        found: dict[str, int] = dict(
+            self.conn.execute(_FIND_ACCOUNTS, (currency, wanted)).fetchall()
+        )
+        missing = [accounts.spec_for(code) for code in wanted if code not in found]
+        if missing:
+            self.conn.execute(
+                _OPEN_ACCOUNTS,
+                (
+                    currency,
+                    [spec.code for spec in missing],
+                    [spec.type.value for spec in missing],
+                    [spec.normal_side.value for spec in missing],
+                    [spec.merchant_id for spec in missing],
+                    [spec.never_negative for spec in missing],
+                    [spec.shards for spec in missing],
+                ),
+            )
+            found = dict(self.conn.execute(_FIND_ACCOUNTS, (currency, wanted)).fetchall())
+        return found
+
+    def locked_balance(self, code: str, currency: str) -> int:
+        """A single-row account's balance, locked until commit: decisions read it, then post."""
+        account_id = self.account_ids([code], currency)[code]
+        row = self.conn.execute(
+            "SELECT balance FROM ledger_balances WHERE account_id = %s AND shard = 0 FOR UPDATE",
+            (account_id,),
+        ).fetchone()
+        assert row is not None, f"account {code} has no balance row"
+        return int(row[0])
+
+    def is_posted(self, reference: str, business_key: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM ledger_transactions WHERE reference = %s OR business_key = %s LIMIT 1",
+            (reference, business_key),
+        ).fetchone()
+        return row is not None
+
+    def entries_of(self, business_key: str) -> tuple[str, list[Entry]] | None:
+        """A posted transaction's id and entries, found by what it was about."""
+        rows = self.conn.execute(
+            "SELECT t.id, a.code, e.side, e.amount FROM ledger_transactions t"
+            " JOIN ledger_entries e ON e.transaction_id = t.id"
+            " JOIN ledger_accounts a ON a.id = e.account_id"
+            " WHERE t.business_key = %s ORDER BY e.id",
+            (business_key,),
+        ).fetchall()
+        if not rows:
+            return None
+        return rows[0][0], [Entry(code, Side(side), amount) for _, code, side, amount in rows]
+
+    def record(
+        self,
+        transaction_id: str,
+        reference: str,
+        posting: Posting,
+        *,
+        effective_at: datetime,
+        recorded_at: datetime | None,
+    ) -> datetime:
+        ids = self.account_ids((entry.account for entry in posting.entries), posting.currency)
+        row = self.conn.execute(
+            _INSERT_TRANSACTION,
+            (
+                transaction_id,
+                reference,
+                posting.business_key,
+                posting.kind,
+                posting.currency,
+                posting.merchant_id,
+                posting.payment_id,
+                posting.refund_id,
+                posting.settlement_batch_id,
+                posting.reason,
+                posting.actor,
+                effective_at,
+                recorded_at,
+            ),
+        ).fetchone()
+        assert row is not None
+        self.conn.execute(
+            _INSERT_ENTRIES,
+            (
+                transaction_id,
+                posting.currency,
+                [ids[entry.account] for entry in posting.entries],
+                [entry.side.value for entry in posting.entries],
+                [entry.amount for entry in posting.entries],
+            ),
+        )
+        recorded: datetime = row[0]
+        return recorded
+
+    def keep_source(
+        self,
+        event_id: str,
+        transaction_id: str,
+        event_type: str,
+        body: str,
+        context: Mapping[str, Any],
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO ledger_source_events (event_id, transaction_id, event_type, body, context)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (event_id, transaction_id, event_type, body, json.dumps(dict(context))),
+        )

@@ -1,0 +1,1 @@
+"""The ledger's domain: accounts, posting rules, fees and the seal chain; no I/O."""

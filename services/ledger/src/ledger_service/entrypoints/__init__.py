@@ -1,0 +1,1 @@
+"""The ledger's processes: HTTP API, consumers, relay and the `ledger` command."""

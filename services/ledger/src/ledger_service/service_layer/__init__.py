@@ -1,0 +1,1 @@
+"""Use cases: posting events, adjustments, reads, verification and rebuild."""

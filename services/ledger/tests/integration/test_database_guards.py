@@ -1,0 +1,187 @@
+"""PostgreSQL itself refuses what would make the ledger lie, to the role the service runs as.
+
+Every statement here runs as the ledger's own login role, which owns the tables: the refusals
+come from the database's triggers and constraints, not from the service's Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from ledger_service.adapters.ledger_repository import LedgerRepository
+from ledger_service.domain import accounts
+from ledger_service.domain.accounts import Side
+from ledger_service.domain.fees import FeePolicy, parse_fee_policy
+from ledger_service.domain.postings import Entry, Posting
+from ledger_service.service_layer.posting import PostingInput, post_event
+from ledger_service.settings import DEFAULT_FEE_POLICY
+from payevents import Envelope
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def conn(ledger_url: str) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(ledger_url, autocommit=True) as connection:
+        assert connection.execute("SELECT current_user").fetchone() == ("ledger",)
+        yield connection
+
+
+@pytest.fixture
+def posted(
+    ledger_url: str, event: Callable[..., Envelope], payment_facts: Callable[..., dict[str, Any]]
+) -> str:
+    """A payment posted the way the consumer posts it; its transaction id."""
+    with psycopg.connect(ledger_url) as connection, connection.transaction():
+        given = PostingInput(LedgerRepository(connection), _fees())
+        recorded = post_event(event("payment.succeeded", payment_facts()), given)
+    assert recorded is not None
+    return recorded.transaction_id
+
+
+def _fees() -> FeePolicy:
+    return parse_fee_policy(DEFAULT_FEE_POLICY)
+
+
+def _unchecked(kind: str, entries: list[tuple[str, str, int]]) -> Posting:
+    """A posting that skips the Python checks, as a buggy service would write it."""
+    posting = object.__new__(Posting)
+    moved = tuple(Entry(account, Side(side), amount) for account, side, amount in entries)
+    for name, value in {
+        "kind": kind,
+        "business_key": f"test:{id(posting)}",
+        "currency": "EUR",
+        "entries": moved,
+        "merchant_id": None,
+        "payment_id": None,
+        "refund_id": None,
+        "settlement_batch_id": None,
+        "reason": None,
+        "actor": None,
+    }.items():
+        object.__setattr__(posting, name, value)
+    return posting
+
+
+def _write(conn: psycopg.Connection[Any], posting: Posting, reference: str) -> None:
+    with conn.transaction():
+        LedgerRepository(conn).record(
+            f"ltx_{reference}", reference, posting, effective_at=_now(conn), recorded_at=None
+        )
+
+
+def _now(conn: psycopg.Connection[Any]) -> Any:
+    row = conn.execute("SELECT now()").fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_an_unbalanced_transaction_is_refused_at_commit(
+    conn: psycopg.Connection[Any], merchant: str
+) -> None:
+    unbalanced = _unchecked(
+        "payment",
+        [(accounts.PSP_CLEARING, "debit", 1000), (accounts.escrow(merchant), "credit", 999)],
+    )
+    with pytest.raises(errors.CheckViolation, match="does not balance"):
+        _write(conn, unbalanced, f"unbalanced-{merchant}")
+    assert conn.execute(
+        "SELECT count(*) FROM ledger_transactions WHERE reference = %s", (f"unbalanced-{merchant}",)
+    ).fetchone() == (0,)
+
+
+def test_a_transaction_of_one_entry_is_refused(conn: psycopg.Connection[Any]) -> None:
+    lonely = _unchecked("adjustment", [(accounts.PSP_CLEARING, "debit", 1000)])
+    with pytest.raises(errors.CheckViolation):
+        _write(conn, lonely, "lonely")
+
+
+def test_escrow_cannot_go_negative(conn: psycopg.Connection[Any], merchant: str) -> None:
+    overdraw = _unchecked(
+        "refund",
+        [(accounts.escrow(merchant), "debit", 1), (accounts.PSP_CLEARING, "credit", 1)],
+    )
+    with pytest.raises(errors.CheckViolation, match="ledger_balance_never_negative"):
+        _write(conn, overdraw, f"overdraw-{merchant}")
+
+
+def test_payable_cannot_go_negative(conn: psycopg.Connection[Any], merchant: str) -> None:
+    overdraw = _unchecked(
+        "payout",
+        [(accounts.payable(merchant), "debit", 1), (accounts.BANK_PAYOUTS, "credit", 1)],
+    )
+    with pytest.raises(errors.CheckViolation, match="ledger_balance_never_negative"):
+        _write(conn, overdraw, f"payout-{merchant}")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE ledger_entries SET amount = amount + 1 WHERE transaction_id = %(tx)s",
+        "DELETE FROM ledger_entries WHERE transaction_id = %(tx)s",
+        "UPDATE ledger_transactions SET effective_at = now() WHERE id = %(tx)s",
+        "DELETE FROM ledger_transactions WHERE id = %(tx)s",
+        "UPDATE ledger_seals SET hash = previous_hash WHERE transaction_id = %(tx)s",
+        "DELETE FROM ledger_source_events WHERE transaction_id = %(tx)s",
+        "UPDATE ledger_accounts SET never_negative = false",
+    ],
+)
+def test_posted_rows_cannot_be_changed_or_removed(
+    conn: psycopg.Connection[Any], posted: str, statement: str
+) -> None:
+    with pytest.raises(errors.InsufficientPrivilege, match="append-only"):
+        conn.execute(statement, {"tx": posted})
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "ledger_entries",
+        "ledger_transactions",
+        "ledger_seals",
+        "ledger_balances",
+        "ledger_source_events",
+        "ledger_accounts",
+    ],
+)
+def test_no_ledger_table_can_be_truncated(
+    conn: psycopg.Connection[Any], posted: str, table: str
+) -> None:
+    with pytest.raises(errors.InsufficientPrivilege, match="append-only"):
+        conn.execute(f"TRUNCATE {table} CASCADE")
+
+
+def test_balances_change_only_through_entries(conn: psycopg.Connection[Any], posted: str) -> None:
+    with pytest.raises(errors.InsufficientPrivilege, match="only through entries"):
+        conn.execute("UPDATE ledger_balances SET balance = balance + 100")
+    with pytest.raises(errors.InsufficientPrivilege, match="only through entries"):
+        conn.execute(
+            "INSERT INTO ledger_balances (account_id, shard, never_negative)"
+            " SELECT id, 99, false FROM ledger_accounts LIMIT 1"
+        )
+
+
+def test_a_sealed_transaction_takes_no_more_entries(
+    conn: psycopg.Connection[Any], posted: str
+) -> None:
+    with pytest.raises(errors.InsufficientPrivilege, match="is sealed"):
+        conn.execute(
+            "INSERT INTO ledger_entries (transaction_id, account_id, currency, side, amount)"
+            " SELECT %s, id, currency, 'debit', 1 FROM ledger_accounts"
+            " WHERE code = 'psp_clearing' AND currency = 'EUR'",
+            (posted,),
+        )
+
+
+def test_a_seal_cannot_be_forged(conn: psycopg.Connection[Any], posted: str) -> None:
+    with pytest.raises(errors.InsufficientPrivilege, match="only through entries"):
+        conn.execute(
+            "INSERT INTO ledger_seals (seq, transaction_id, previous_hash, hash)"
+            " VALUES (1000000, %s, '\\x00', '\\x00')",
+            (posted,),
+        )

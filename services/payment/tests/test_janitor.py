@@ -6,6 +6,7 @@ that fails is pushed back by its own back-off and never holds the others up.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ from payment_service.service_layer.provider import ProviderMisconfigured, Provid
 from payment_service.service_layer.refunding import send_refund
 from payment_service.service_layer.reports import apply_payment_report
 from payment_service.testing import on_the_wire, report_about, stored_payment
+
+CONFIRM_AFTER = timedelta(minutes=5)
 
 STUCK = 5 * 60
 
@@ -154,8 +157,12 @@ def test_a_failure_reported_before_the_success_is_corrected_by_the_psps_record(
     fake_uow, fake_psp, fake_clock, ctx, payment_in
 ) -> None:
     payment = payment_in("processing")
-    apply_payment_report(report_about(payment, "failed"), fake_uow, fake_clock())
-    apply_payment_report(report_about(payment, "succeeded"), fake_uow, fake_clock())
+    apply_payment_report(
+        report_about(payment, "failed"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
+    apply_payment_report(
+        report_about(payment, "succeeded"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
     fake_psp.settle(payment.id, "succeeded")
 
     run_pass(ctx)
@@ -174,8 +181,12 @@ def test_a_success_report_the_psp_denies_is_corrected_to_the_psps_failure(
     fake_uow, fake_psp, fake_clock, ctx, payment_in
 ) -> None:
     payment = payment_in("processing")
-    apply_payment_report(report_about(payment, "succeeded"), fake_uow, fake_clock())
-    apply_payment_report(report_about(payment, "failed"), fake_uow, fake_clock())
+    apply_payment_report(
+        report_about(payment, "succeeded"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
+    apply_payment_report(
+        report_about(payment, "failed"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
     fake_psp.settle(payment.id, "failed", "card_declined")
 
     run_pass(ctx)
@@ -189,7 +200,9 @@ def test_a_contradiction_the_psp_denies_changes_nothing(
     fake_uow, fake_psp, fake_clock, ctx, payment_in
 ) -> None:
     payment = payment_in("succeeded")
-    apply_payment_report(report_about(payment, "failed"), fake_uow, fake_clock())
+    apply_payment_report(
+        report_about(payment, "failed"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
 
     run_pass(ctx)
 
@@ -203,7 +216,9 @@ def test_a_refunded_payment_the_psp_says_failed_is_left_for_people(
 ) -> None:
     refund = request_refund(1000)
     payment = stored_payment(fake_uow, refund.payment_id)
-    apply_payment_report(report_about(payment, "failed"), fake_uow, fake_clock())
+    apply_payment_report(
+        report_about(payment, "failed"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
     fake_psp.settle(payment.id, "failed", "card_declined")
 
     run_pass(ctx)
@@ -260,3 +275,43 @@ def test_a_refund_whose_retries_ran_out_is_sent_by_the_janitor(
 
     assert fake_uow.refunds.get_for_update(refund.id).status is RefundStatus.SUCCEEDED
     assert stored_payment(fake_uow, refund.payment_id).pending_refund_amount == 0
+
+
+def test_an_outcome_learned_from_a_report_alone_is_confirmed_once_by_the_psp(
+    fake_uow, fake_psp, fake_clock, ctx, payment_in
+) -> None:
+    payment = payment_in("processing")
+    fake_psp.settle(payment.id, "succeeded")
+    apply_payment_report(
+        report_about(payment, "succeeded"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
+    fake_clock.advance(CONFIRM_AFTER.total_seconds())
+    fake_psp.calls.clear()
+
+    run_pass(ctx)
+    run_pass(ctx)
+
+    assert fake_psp.calls == [("find_charge", payment.id)]
+    assert stored_payment(fake_uow, payment.id).recheck.due_at is None
+    assert fake_uow.published_types() == ["payment.succeeded"]
+
+
+def test_a_signed_success_the_psp_never_made_is_corrected_even_without_another_report(
+    fake_uow, fake_psp, fake_clock, ctx, payment_in
+) -> None:
+    """A declined card: the PSP's own FAILED webhook may never come; its record still decides."""
+    payment = payment_in("processing")
+    fake_psp.settle(payment.id, "failed", "card_declined")
+    apply_payment_report(
+        report_about(payment, "succeeded"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
+    fake_clock.advance(CONFIRM_AFTER.total_seconds())
+
+    run_pass(ctx)
+
+    corrected = stored_payment(fake_uow, payment.id)
+    assert (corrected.status, corrected.failure_code) == (PaymentStatus.FAILED, "card_declined")
+    assert [(e.type, e.data["corrected_from"]) for e in on_the_wire(fake_uow)] == [
+        ("payment.succeeded", None),
+        ("payment.failed", "succeeded"),
+    ]

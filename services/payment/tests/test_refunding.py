@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from payment_service.service_layer.provider import ProviderDeclined, ProviderUna
 from payment_service.service_layer.refunding import send_refund
 from payment_service.service_layer.reports import apply_refund_report
 from payment_service.testing import on_the_wire, refund_report_about, stored_payment, stored_refund
+
+CONFIRM_AFTER = timedelta(minutes=5)
 
 
 @pytest.fixture
@@ -126,7 +129,12 @@ def test_a_confirmed_partial_refund_leaves_the_payment_partially_refunded(
     payment = payment_in("succeeded", amount=10_000)
     refund = sent_refund(2500, payment=payment)
 
-    apply_refund_report(refund_report_about(refund, "succeeded"), fake_uow, fake_clock())
+    apply_refund_report(
+        refund_report_about(refund, "succeeded"),
+        fake_uow,
+        fake_clock(),
+        confirm_after=CONFIRM_AFTER,
+    )
 
     refunded = stored_payment(fake_uow, refund.payment_id)
     assert refunded.status is PaymentStatus.PARTIALLY_REFUNDED
@@ -146,8 +154,12 @@ def test_confirming_the_last_part_leaves_the_payment_refunded(
     first = sent_refund(2500, payment=payment)
     rest = sent_refund(None, payment=payment)
 
-    apply_refund_report(refund_report_about(first, "succeeded"), fake_uow, fake_clock())
-    apply_refund_report(refund_report_about(rest, "succeeded"), fake_uow, fake_clock())
+    apply_refund_report(
+        refund_report_about(first, "succeeded"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
+    apply_refund_report(
+        refund_report_about(rest, "succeeded"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
 
     refunded = stored_payment(fake_uow, first.payment_id)
     assert (refunded.status, refunded.refunded_amount) == (PaymentStatus.REFUNDED, 10_000)
@@ -160,7 +172,10 @@ def test_a_refund_is_found_by_the_psp_reference_when_its_id_is_not_echoed(
     refund = sent_refund(2000)
 
     apply_refund_report(
-        refund_report_about(refund, "succeeded", refund_id=None), fake_uow, fake_clock()
+        refund_report_about(refund, "succeeded", refund_id=None),
+        fake_uow,
+        fake_clock(),
+        confirm_after=CONFIRM_AFTER,
     )
 
     assert stored_refund(fake_uow, refund.id).status is RefundStatus.SUCCEEDED
@@ -171,7 +186,10 @@ def test_a_refused_refund_fails_and_frees_the_amount(fake_uow, fake_clock, sent_
     refund = sent_refund(2000)
 
     apply_refund_report(
-        refund_report_about(refund, "failed", failure_code="card_expired"), fake_uow, fake_clock()
+        refund_report_about(refund, "failed", failure_code="card_expired"),
+        fake_uow,
+        fake_clock(),
+        confirm_after=CONFIRM_AFTER,
     )
 
     failed = stored_refund(fake_uow, refund.id)
@@ -194,10 +212,14 @@ def test_news_about_a_refund_already_settled_changes_nothing(
     fake_uow, fake_clock, sent_refund, first: str, second: str, verdict: str
 ) -> None:
     refund = sent_refund(2000)
-    apply_refund_report(refund_report_about(refund, first), fake_uow, fake_clock())
+    apply_refund_report(
+        refund_report_about(refund, first), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
     payment = stored_payment(fake_uow, refund.payment_id)
 
-    apply_refund_report(refund_report_about(refund, second), fake_uow, fake_clock())
+    apply_refund_report(
+        refund_report_about(refund, second), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
 
     assert stored_refund(fake_uow, refund.id).status == first
     assert stored_payment(fake_uow, refund.payment_id).refunded_amount == payment.refunded_amount
@@ -210,7 +232,12 @@ def test_a_refund_still_processing_at_the_psp_changes_nothing(
 ) -> None:
     refund = sent_refund(2000)
 
-    apply_refund_report(refund_report_about(refund, "processing"), fake_uow, fake_clock())
+    apply_refund_report(
+        refund_report_about(refund, "processing"),
+        fake_uow,
+        fake_clock(),
+        confirm_after=CONFIRM_AFTER,
+    )
 
     assert stored_refund(fake_uow, refund.id).status is RefundStatus.REQUESTED
     assert stored_payment(fake_uow, refund.payment_id).pending_refund_amount == 2000

@@ -7,6 +7,7 @@ decide at the janitor's next pass.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -29,6 +30,8 @@ from payment_service.testing import (
     stored_payment,
 )
 
+CONFIRM_AFTER = timedelta(minutes=5)
+
 
 def verdicts(uow: Any) -> list[tuple[str, str | None]]:
     return [(row.judgement.verdict.value, row.judgement.reason) for row in uow.reports.rows]
@@ -39,21 +42,27 @@ def test_a_complete_success_report_completes_a_processing_payment(
 ) -> None:
     payment = payment_in("processing")
 
-    verdict = apply_payment_report(report_about(payment, "succeeded"), fake_uow, fake_clock())
+    verdict = apply_payment_report(
+        report_about(payment, "succeeded"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
 
     assert verdict is Verdict.APPLIED
     done = stored_payment(fake_uow, payment.id)
     assert done.status is PaymentStatus.SUCCEEDED
-    assert done.recheck.due_at is None
+    assert done.recheck.due_at == fake_clock() + CONFIRM_AFTER  # the PSP's record confirms it
     assert fake_uow.published_types() == ["payment.succeeded"]
     assert verdicts(fake_uow) == [("applied", None)]
 
 
 def test_a_repeated_success_report_publishes_nothing_new(fake_uow, fake_clock, payment_in) -> None:
     payment = payment_in("processing")
-    apply_payment_report(report_about(payment, "succeeded"), fake_uow, fake_clock())
+    apply_payment_report(
+        report_about(payment, "succeeded"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
 
-    verdict = apply_payment_report(report_about(payment, "succeeded"), fake_uow, fake_clock())
+    verdict = apply_payment_report(
+        report_about(payment, "succeeded"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
 
     assert verdict is Verdict.NO_CHANGE
     assert fake_uow.published_types() == ["payment.succeeded"]
@@ -73,7 +82,10 @@ def test_a_report_contradicting_the_payment_changes_nothing_and_asks_the_psp(
     payment = payment_in("processing", amount=3000)
 
     verdict = apply_payment_report(
-        report_about(payment, "succeeded", **change), fake_uow, fake_clock()
+        report_about(payment, "succeeded", **change),
+        fake_uow,
+        fake_clock(),
+        confirm_after=CONFIRM_AFTER,
     )
 
     assert verdict is Verdict.CONTRADICTED
@@ -92,7 +104,10 @@ def test_a_report_lacking_a_field_is_left_for_the_psp_to_confirm(
     payment = payment_in("processing")
 
     verdict = apply_payment_report(
-        report_about(payment, "succeeded", **{missing: None}), fake_uow, fake_clock()
+        report_about(payment, "succeeded", **{missing: None}),
+        fake_uow,
+        fake_clock(),
+        confirm_after=CONFIRM_AFTER,
     )
 
     assert verdict is Verdict.UNCONFIRMED
@@ -110,7 +125,9 @@ def test_a_success_for_a_payment_whose_charge_we_never_heard_of_waits_for_the_ps
     refund can reach: the charge id must come from the PSP's own answer first."""
     payment = payment_in("created")
 
-    verdict = apply_payment_report(report_about(payment, "succeeded"), fake_uow, fake_clock())
+    verdict = apply_payment_report(
+        report_about(payment, "succeeded"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
 
     assert verdict is Verdict.UNCONFIRMED
     kept = stored_payment(fake_uow, payment.id)
@@ -123,7 +140,9 @@ def test_a_failure_after_success_changes_nothing_and_asks_the_psp(
 ) -> None:
     payment = payment_in("succeeded")
 
-    verdict = apply_payment_report(report_about(payment, "failed"), fake_uow, fake_clock())
+    verdict = apply_payment_report(
+        report_about(payment, "failed"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
 
     assert verdict is Verdict.CONTRADICTED
     assert stored_payment(fake_uow, payment.id).status is PaymentStatus.SUCCEEDED
@@ -135,9 +154,13 @@ def test_a_success_after_a_failure_changes_nothing_yet_and_asks_the_psp(
     fake_uow, fake_clock, payment_in
 ) -> None:
     payment = payment_in("processing")
-    apply_payment_report(report_about(payment, "failed"), fake_uow, fake_clock())
+    apply_payment_report(
+        report_about(payment, "failed"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
 
-    verdict = apply_payment_report(report_about(payment, "succeeded"), fake_uow, fake_clock())
+    verdict = apply_payment_report(
+        report_about(payment, "succeeded"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
 
     assert verdict is Verdict.CONTRADICTED
     failed = stored_payment(fake_uow, payment.id)
@@ -151,7 +174,12 @@ def test_a_failure_without_a_code_is_recorded_as_declined_by_the_psp(
 ) -> None:
     payment = payment_in("processing")
 
-    apply_payment_report(report_about(payment, "failed", failure_code=None), fake_uow, fake_clock())
+    apply_payment_report(
+        report_about(payment, "failed", failure_code=None),
+        fake_uow,
+        fake_clock(),
+        confirm_after=CONFIRM_AFTER,
+    )
 
     assert stored_payment(fake_uow, payment.id).failure_code == "psp_declined"
 
@@ -163,7 +191,7 @@ def test_a_report_about_a_payment_this_service_does_not_have_is_refused_for_a_re
     unknown = report_about(payment, "succeeded", payment_id="PAY_unknown")
 
     with pytest.raises(UnknownPayment):
-        apply_payment_report(unknown, fake_uow, fake_clock())
+        apply_payment_report(unknown, fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER)
 
 
 def test_events_caused_by_a_webhook_carry_its_correlation_and_name_it_as_cause(
@@ -182,7 +210,13 @@ def test_events_caused_by_a_webhook_carry_its_correlation_and_name_it_as_cause(
         subject=payment.id,
     )
 
-    apply_payment_report(report_about(payment, "succeeded"), fake_uow, fake_clock(), news)
+    apply_payment_report(
+        report_about(payment, "succeeded"),
+        fake_uow,
+        fake_clock(),
+        news,
+        confirm_after=CONFIRM_AFTER,
+    )
 
     [event] = on_the_wire(fake_uow)
     assert (event.correlation_id, event.causation_id) == (news.correlation_id, news.id)
@@ -199,7 +233,9 @@ def test_a_complete_refund_report_settles_the_refund(
     sent = fake_uow.refunds.get_for_update(refund.id)
     fake_uow.published.clear()
 
-    verdict = apply_refund_report(refund_report_about(sent, "succeeded"), fake_uow, fake_clock())
+    verdict = apply_refund_report(
+        refund_report_about(sent, "succeeded"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
+    )
 
     assert verdict is Verdict.APPLIED
     assert fake_uow.refunds.get_for_update(refund.id).status is RefundStatus.SUCCEEDED
@@ -214,7 +250,12 @@ def test_a_refund_report_before_the_charger_committed_the_psp_id_is_retried(
     refund = request_refund(2000)
 
     with pytest.raises(RefundNotAcknowledged):
-        apply_refund_report(refund_report_about(refund, "succeeded"), fake_uow, fake_clock())
+        apply_refund_report(
+            refund_report_about(refund, "succeeded"),
+            fake_uow,
+            fake_clock(),
+            confirm_after=CONFIRM_AFTER,
+        )
 
 
 @pytest.mark.parametrize(
@@ -230,7 +271,10 @@ def test_a_refund_report_contradicting_the_refund_changes_nothing_and_asks_the_p
     fake_uow.published.clear()
 
     verdict = apply_refund_report(
-        refund_report_about(sent, "succeeded", **change), fake_uow, fake_clock()
+        refund_report_about(sent, "succeeded", **change),
+        fake_uow,
+        fake_clock(),
+        confirm_after=CONFIRM_AFTER,
     )
 
     assert verdict is Verdict.CONTRADICTED
@@ -248,4 +292,4 @@ def test_a_report_about_a_refund_this_service_does_not_have_is_refused_for_a_ret
     unknown = refund_report_about(refund, "succeeded", refund_id=None, psp_reference="re_nobody")
 
     with pytest.raises(UnknownRefund):
-        apply_refund_report(unknown, fake_uow, fake_clock())
+        apply_refund_report(unknown, fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER)

@@ -18,7 +18,14 @@ def put_faults(client: FlaskClient, **faults: object) -> None:
     assert response.status_code == 200, response.json
 
 
-NO_HANGS = {"silent": False, "hang_ms": 0, "hang_calls": 0, "hang_calls_left": 0, "hanging": 0}
+NO_HANGS = {
+    "silent": False,
+    "hang_ms": 0,
+    "hang_calls": 0,
+    "hang_payment_method": None,
+    "hang_calls_left": 0,
+    "hanging": 0,
+}
 
 
 def test_no_faults_by_default(client: FlaskClient) -> None:
@@ -128,6 +135,8 @@ def test_put_replaces_all_faults_and_get_shows_them(client: FlaskClient) -> None
         {"hang_ms": -1},
         {"hang_ms": 120_001},
         {"hang_calls": 1},  # without hang_ms: how long?
+        {"hang_payment_method": "pm_card_visa"},
+        {"hang_ms": 100, "hang_payment_method": ""},
         {"hang_ms": 100, "hang_calls": 1001},
     ],
 )
@@ -216,3 +225,25 @@ def test_a_silent_psp_sends_no_webhook_for_what_it_made_meanwhile(
     client.delete("/_admin/faults")
 
     assert client.get(f"/_admin/deliveries?reference=PAY_{unique}").json == {"data": []}
+
+
+def test_a_hang_for_one_payment_method_holds_only_its_charges(
+    make_app: AppFactory, unique: str
+) -> None:
+    client = make_app().test_client()
+    put_faults(client, hang_ms=400, hang_payment_method="pm_card_slow_webhook")
+    started = time.monotonic()
+    other = client.post(
+        "/charges", json=charge_body(f"PAY_{unique}o"), headers={"Idempotency-Key": f"{unique}o"}
+    )
+    others_took = time.monotonic() - started
+    started = time.monotonic()
+    held = client.post(
+        "/charges",
+        json={**charge_body(f"PAY_{unique}h"), "payment_method": "pm_card_slow_webhook"},
+        headers={"Idempotency-Key": f"{unique}h"},
+    )
+    held_took = time.monotonic() - started
+
+    assert (other.status_code, held.status_code) == (201, 201)
+    assert others_took < 0.4 <= held_took

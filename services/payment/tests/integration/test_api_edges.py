@@ -4,6 +4,7 @@ lists are bounded; a payment's PSP reports say what became of them; lock timeout
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -16,6 +17,7 @@ from payment_service.service_layer.charging import charge_payment
 from payment_service.service_layer.reports import apply_payment_report
 from payment_service.testing import FakeProvider, report_about
 
+CONFIRM_AFTER = timedelta(minutes=5)
 pytestmark = pytest.mark.integration
 
 BODY = {"amount": 3000, "currency": "EUR", "payment_method": "pm_card_visa"}
@@ -160,7 +162,10 @@ def test_a_report_that_changed_nothing_is_kept_with_its_reason(
         payment = uow.payments.get(created["id"])
         assert payment is not None
         apply_payment_report(
-            report_about(payment, "succeeded", currency="JPY"), uow, service.clock()
+            report_about(payment, "succeeded", currency="JPY"),
+            uow,
+            service.clock(),
+            confirm_after=CONFIRM_AFTER,
         )
 
     reports = client.get(f"/payments/{created['id']}/reports", headers=headers()).get_json()

@@ -32,6 +32,7 @@ from payment_service.service_layer.provider import ProviderUnavailable
 from payment_service.service_layer.reports import apply_payment_report
 from payment_service.testing import FakeProvider, charge_id_for
 
+CONFIRM_AFTER = timedelta(minutes=5)
 pytestmark = pytest.mark.integration
 
 
@@ -122,7 +123,10 @@ def test_while_the_charger_waits_for_the_psp_the_payment_is_not_locked(
         locked_free = lock_now(payment_db, payment.id)
         with service.transactions() as uow:  # the status applier, meanwhile
             verdict = apply_payment_report(
-                report_from(success_report(payment.id)), uow, service.clock()
+                report_from(success_report(payment.id)),
+                uow,
+                service.clock(),
+                confirm_after=CONFIRM_AFTER,
             )
         psp.go_on.set()
         assert wait_until(lambda: status_of(service, payment.id) is PaymentStatus.SUCCEEDED)

@@ -4,7 +4,8 @@ Modelled on Kill Bill's janitor. Every payment or refund whose outcome the platf
 vouch for carries a due time. The janitor claims a due one by pushing the time out by the
 back-off *before* it calls the PSP, so a call that fails, hangs or crashes the process leaves the
 next look already scheduled, later each time; one that keeps failing never starves the others,
-which are ordered by their own due times. A report that needs confirming makes the check due now.
+which are ordered by their own due times. A report that needs confirming makes the check due now;
+an outcome applied from a report alone is confirmed once by the PSP's record a little later.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ class Recheck:
         """Look at ``moment`` at the latest, unless an earlier look is already due."""
         if self.due_at is None or moment < self.due_at:
             self.due_at = moment
+
+    def confirm_at(self, moment: datetime) -> None:
+        """An outcome learned from a report alone: the PSP's record confirms it once, then."""
+        self.due_at = moment
+        self.attempts = 0
 
     def now(self, now: datetime) -> None:
         """Something needs confirming: ask the PSP at the next pass, back-off started afresh."""

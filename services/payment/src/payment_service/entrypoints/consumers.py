@@ -72,9 +72,18 @@ def status_applier(service: PaymentService) -> Handler:
         uow = service.unit_of_work_on(conn)
         try:
             if envelope.type == PAYMENT_REPORT:
-                apply_payment_report(report_from(envelope), uow, service.clock(), envelope)
+                apply = apply_payment_report
             elif envelope.type == REFUND_REPORT:
-                apply_refund_report(report_from(envelope), uow, service.clock(), envelope)
+                apply = apply_refund_report
+            else:
+                return
+            apply(
+                report_from(envelope),
+                uow,
+                service.clock(),
+                envelope,
+                confirm_after=service.stuck_after,
+            )
         except (UnknownPayment, UnknownRefund, RefundNotAcknowledged) as error:
             # Possibly a race with the charger's commit: the retry tiers, then the DLQ.
             raise RetryableError(str(error)) from error

@@ -1,15 +1,17 @@
 """What the status applier does with a webhook's report: judge it, keep it, maybe apply it.
 
 Every report is kept with its verdict (``psp_reports``). One that is complete and agrees with
-what the platform holds is applied at once. One that lacks a field or contradicts us changes
-nothing and makes the next check of the payment or refund due now: the janitor asks the PSP,
-whose own record decides. All of it is database work, in the consumer's transaction.
+what the platform holds is applied at once, so nobody waits for the outcome, and the PSP's own
+record confirms it once ``confirm_after`` later (a correction follows if the PSP disagrees). One
+that lacks a field or contradicts us changes nothing and makes the next check of the payment or
+refund due now: the janitor asks the PSP, whose own record decides. All of it is database work,
+in the consumer's transaction.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -35,7 +37,12 @@ log = structlog.get_logger(__name__)
 
 
 def apply_payment_report(
-    report: PspReport, uow: UnitOfWork, now: datetime, causation: Envelope | None = None
+    report: PspReport,
+    uow: UnitOfWork,
+    now: datetime,
+    causation: Envelope | None = None,
+    *,
+    confirm_after: timedelta,
 ) -> Verdict:
     payment = uow.payments.get_for_update(report.payment_id)
     if payment is None:
@@ -45,7 +52,7 @@ def apply_payment_report(
     if judgement.verdict is Verdict.APPLIED:
         changes = payment.follow_psp(report.status, report.failure_code, correct=False)
         if payment.final:
-            payment.recheck.clear()
+            payment.recheck.confirm_at(now + confirm_after)
         uow.payments.save(payment)
         announce_payment_changes(uow, payment, changes, causation)
     elif judgement.needs_psp:
@@ -56,7 +63,12 @@ def apply_payment_report(
 
 
 def apply_refund_report(
-    report: PspReport, uow: UnitOfWork, now: datetime, causation: Envelope | None = None
+    report: PspReport,
+    uow: UnitOfWork,
+    now: datetime,
+    causation: Envelope | None = None,
+    *,
+    confirm_after: timedelta,
 ) -> Verdict:
     refund = uow.refunds.get_for_update(report.refund_id) if report.refund_id else None
     if refund is None and report.psp_reference:
@@ -76,6 +88,8 @@ def apply_refund_report(
     if judgement.verdict is Verdict.APPLIED:
         outcome = RefundStatus(report.status.value)
         settle_refund(refund, payment, outcome, report.failure_code, uow, causation)
+        refund.recheck.confirm_at(now + confirm_after)
+        uow.refunds.save(refund)
     elif judgement.needs_psp:
         _log_left_to_the_psp(report, judgement)
         refund.recheck.now(now)

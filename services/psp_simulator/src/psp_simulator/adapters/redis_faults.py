@@ -42,6 +42,7 @@ class RedisFaultStore:
             silent=fields.get("silent") == "1",
             hang_ms=int(fields.get("hang_ms", "0")),
             hang_calls=int(fields.get("hang_calls", "0")),
+            hang_payment_method=fields.get("hang_payment_method") or None,
         )
 
     def put(self, faults: Faults) -> None:
@@ -52,6 +53,7 @@ class RedisFaultStore:
             "silent": "1" if faults.silent else "0",
             "hang_ms": str(faults.hang_ms),
             "hang_calls": str(faults.hang_calls),
+            "hang_payment_method": faults.hang_payment_method or "",
         }
         with self._client.pipeline(transaction=True) as pipe:
             pipe.delete(self._key)

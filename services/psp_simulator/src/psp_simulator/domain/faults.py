@@ -14,17 +14,20 @@ MAX_HANG_CALLS: Final = 1000
 
 @dataclass(frozen=True, slots=True)
 class Faults:
-    """``latency_ms`` delays every API call. ``hang_calls`` of the next charge and refund
-    requests are held ``hang_ms`` before they do anything, then carry on as if just arrived (a
-    provider stuck on some requests while it answers others). ``silent`` sends no webhooks for
-    the charges and refunds made while it is on: only a lookup reveals their outcome."""
+    """``latency_ms`` delays every API call. With ``hang_ms``, charge and refund requests are
+    held that long before they do anything, then carry on as if just arrived (a provider stuck
+    on some requests while it answers others): only charges with ``hang_payment_method`` when
+    it is set, and only the next ``hang_calls`` of them when that is set. ``silent`` sends no
+    webhooks for the charges and refunds made while it is on: only a lookup reveals their
+    outcome."""
 
     latency_ms: int = 0
     error_rate: float = 0.0
     down: bool = False
     silent: bool = False
     hang_ms: int = 0
-    hang_calls: int = 0
+    hang_calls: int = 0  # 0: every request that matches
+    hang_payment_method: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.latency_ms <= MAX_LATENCY_MS:
@@ -35,8 +38,14 @@ class Faults:
             raise ValueError(f"hang_ms must lie between 0 and {MAX_HANG_MS}")
         if not 0 <= self.hang_calls <= MAX_HANG_CALLS:
             raise ValueError(f"hang_calls must lie between 0 and {MAX_HANG_CALLS}")
-        if self.hang_calls and not self.hang_ms:
-            raise ValueError("hang_calls needs hang_ms: how long each of them hangs")
+        if (self.hang_calls or self.hang_payment_method) and not self.hang_ms:
+            raise ValueError("hang_calls and hang_payment_method need hang_ms: how long to hang")
+
+    def hangs(self, payment_method: str | None) -> bool:
+        """Whether a charge (with its token) or a refund (None) is one to hang."""
+        if not self.hang_ms:
+            return False
+        return self.hang_payment_method is None or payment_method == self.hang_payment_method
 
     @property
     def latency_seconds(self) -> float:

@@ -41,7 +41,7 @@ def api_blueprint(simulator: Simulator) -> Blueprint:
     def create_charge() -> Response:
         key = idempotency_key()
         fields = parse(_CHARGE_REQUEST, json_body())
-        hold_if_hung(simulator)
+        hold_if_hung(simulator, fields["payment_method"])
         receipt = charges.create_charge(simulator, CreateCharge(idempotency_key=key, **fields))
         response = created_or_replayed(charge_json(receipt), receipt.created)
         response.headers["Location"] = f"/charges/{receipt.charge.id}"
@@ -60,7 +60,7 @@ def api_blueprint(simulator: Simulator) -> Blueprint:
     def create_refund() -> Response:
         key = idempotency_key()
         fields = parse(_REFUND_REQUEST, json_body())
-        hold_if_hung(simulator)
+        hold_if_hung(simulator, None)
         receipt = refunds.create_refund(simulator, CreateRefund(idempotency_key=key, **fields))
         response = created_or_replayed(refund_json(receipt), receipt.created)
         response.headers["Location"] = f"/refunds/{receipt.refund.id}"

@@ -49,6 +49,7 @@ def faults_json(settings: FaultSettings, hangs: HangState) -> dict[str, Any]:
         "silent": settings.faults.silent,
         "hang_ms": settings.faults.hang_ms,
         "hang_calls": settings.faults.hang_calls,
+        "hang_payment_method": settings.faults.hang_payment_method,
         "hang_calls_left": hangs.left,
         "hanging": hangs.hanging,
         "source": settings.source,

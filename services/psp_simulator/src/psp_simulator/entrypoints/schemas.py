@@ -62,6 +62,7 @@ class FaultsRequest(StrictSchema):
     hang_calls = fields.Integer(
         strict=True, load_default=0, validate=validate.Range(min=0, max=MAX_HANG_CALLS)
     )
+    hang_payment_method = Text(load_default=None, validate=_TOKEN_LENGTH)
 
 
 def parse(schema: StrictSchema, body: Mapping[str, Any]) -> dict[str, Any]:

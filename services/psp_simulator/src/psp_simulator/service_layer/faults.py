@@ -45,10 +45,13 @@ def admit_call(simulator: Simulator) -> Verdict:
     return verdict(faults, error_roll=simulator.roll(), kind_roll=simulator.roll())
 
 
-def hold_if_hung(simulator: Simulator) -> None:
-    """A charge or refund request taken from the hang budget waits before it does anything."""
+def hold_if_hung(simulator: Simulator, payment_method: str | None) -> None:
+    """A charge (with its token) or refund (None) request the hang fault matches, taken from the
+    hang budget if there is one, waits before it does anything."""
     faults = current_faults(simulator).faults
-    if not faults.hang_ms or not simulator.faults.take_hang():
+    if not faults.hangs(payment_method):
+        return
+    if faults.hang_calls and not simulator.faults.take_hang():
         return
     simulator.faults.hang_started()
     try:

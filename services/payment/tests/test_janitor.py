@@ -6,6 +6,7 @@ that fails is pushed back by its own back-off and never holds the others up.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from payevents import decode, encode
 from payment_service.domain.payment import Payment, PaymentStatus
+from payment_service.domain.psp import PspStatus
 from payment_service.domain.refund import RefundStatus
 from payment_service.service_layer.janitor import run_pass
 from payment_service.service_layer.provider import ProviderMisconfigured, ProviderUnavailable
@@ -315,3 +317,47 @@ def test_a_signed_success_the_psp_never_made_is_corrected_even_without_another_r
         ("payment.succeeded", None),
         ("payment.failed", "succeeded"),
     ]
+
+
+def test_a_success_without_a_charge_id_ends_with_the_psps_so_refunds_reach_it(
+    fake_uow, fake_psp, fake_clock, ctx, payment_in, request_refund
+) -> None:
+    payment = payment_in("created")
+    fake_psp.charge(payment)  # made at the PSP; the charger never heard back
+    verdict = apply_payment_report(
+        report_about(payment, "succeeded", psp_reference=None),
+        fake_uow,
+        fake_clock(),
+        confirm_after=CONFIRM_AFTER,
+    )
+
+    run_pass(ctx)
+
+    assert verdict == "unconfirmed"
+    settled = stored_payment(fake_uow, payment.id)
+    assert (settled.status, settled.psp_reference) == (
+        PaymentStatus.SUCCEEDED,
+        fake_psp.charges[payment.id].id,
+    )
+    refund = request_refund(1000, payment=settled)
+    send_refund(refund.id, ctx)
+    assert fake_psp.calls[-1] == ("refund", refund.id, fake_psp.charges[payment.id].id)
+
+
+def test_a_psp_record_in_another_currency_is_kept_for_people_not_applied(
+    fake_uow, fake_psp, fake_clock, ctx, payment_in
+) -> None:
+    payment = payment_in("processing")
+    fake_psp.charges[payment.id] = dataclasses.replace(
+        fake_psp.charges[payment.id], currency="JPY", status=PspStatus.SUCCEEDED
+    )
+    fake_clock.advance(STUCK)
+
+    run_pass(ctx)
+
+    kept = stored_payment(fake_uow, payment.id)
+    assert kept.status is PaymentStatus.PROCESSING
+    assert fake_uow.published == []
+    [report] = fake_uow.reports.rows
+    assert (report.report.source, report.judgement.verdict) == ("psp_record", "contradicted")
+    assert "currency JPY is not the EUR we hold" in (report.judgement.reason or "")

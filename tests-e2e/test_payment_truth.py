@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from localcluster.testing import ClusterEnv
-from payevents import decode
+from payevents import Envelope, decode
 from payevents.topics import PAYMENT_EVENTS
 from paykit.auth.webhook_signature import SIGNATURE_HEADER, sign
 from paykit.testing import read_topic
@@ -98,7 +98,12 @@ def status_report(payment_id: str, status: str, **gateway: Any) -> dict[str, Any
 
 
 def test_a_failure_reported_before_the_success_ends_succeeded_and_refundable(
-    create_payment, wait_for_status, events_about, psp: httpx.Client, payments, eventually
+    create_payment: Callable[..., dict[str, Any]],
+    wait_for_status: Callable[[str, str], dict[str, Any]],
+    events_about: Callable[[str, str], list[Envelope]],
+    psp: httpx.Client,
+    payments: httpx.Client,
+    eventually: Callable[..., Any],
 ) -> None:
     payment = create_payment("pm_card_early_failure")
 
@@ -124,14 +129,14 @@ def test_a_failure_reported_before_the_success_ends_succeeded_and_refundable(
 
 
 def test_a_signed_success_for_a_declined_card_ends_failed_as_the_psp_says(
-    create_payment,
-    wait_for_status,
-    events_about,
+    create_payment: Callable[..., dict[str, Any]],
+    wait_for_status: Callable[[str, str], dict[str, Any]],
+    events_about: Callable[[str, str], list[Envelope]],
     psp: httpx.Client,
-    psp_faults,
-    send_webhook,
-    reports_of,
-    eventually,
+    psp_faults: Callable[..., dict[str, Any]],
+    send_webhook: Callable[[dict[str, Any]], httpx.Response],
+    reports_of: Callable[[str], list[dict[str, Any]]],
+    eventually: Callable[..., Any],
 ) -> None:
     psp_faults(silent=True)  # the PSP's own FAILED never comes: only its record can tell
     payment = create_payment("pm_card_declined")
@@ -153,14 +158,14 @@ def test_a_signed_success_for_a_declined_card_ends_failed_as_the_psp_says(
 
 
 def test_a_signed_success_for_a_payment_already_failed_changes_nothing(
-    create_payment,
-    wait_for_status,
-    events_about,
+    create_payment: Callable[..., dict[str, Any]],
+    wait_for_status: Callable[[str, str], dict[str, Any]],
+    events_about: Callable[[str, str], list[Envelope]],
     psp: httpx.Client,
-    payments,
-    send_webhook,
-    reports_of,
-    eventually,
+    payments: httpx.Client,
+    send_webhook: Callable[[dict[str, Any]], httpx.Response],
+    reports_of: Callable[[str], list[dict[str, Any]]],
+    eventually: Callable[..., Any],
 ) -> None:
     payment = create_payment("pm_card_declined")
     wait_for_status(payment["id"], "failed")
@@ -190,14 +195,14 @@ def test_a_signed_success_for_a_payment_already_failed_changes_nothing(
 
 
 def test_a_report_in_another_currency_changes_nothing_and_is_kept_with_the_reason(
-    create_payment,
-    wait_for_status,
-    events_about,
-    payments,
-    psp_faults,
-    send_webhook,
-    reports_of,
-    eventually,
+    create_payment: Callable[..., dict[str, Any]],
+    wait_for_status: Callable[[str, str], dict[str, Any]],
+    events_about: Callable[[str, str], list[Envelope]],
+    payments: httpx.Client,
+    psp_faults: Callable[..., dict[str, Any]],
+    send_webhook: Callable[[dict[str, Any]], httpx.Response],
+    reports_of: Callable[[str], list[dict[str, Any]]],
+    eventually: Callable[..., Any],
 ) -> None:
     psp_faults(down=True)  # the PSP cannot settle it meanwhile: only the report could
     payment = create_payment("pm_card_visa")
@@ -220,7 +225,13 @@ def test_a_report_in_another_currency_changes_nothing_and_is_kept_with_the_reaso
 
 
 def test_a_legacy_report_without_an_amount_is_applied_only_once_the_psp_confirms(
-    create_payment, wait_for_status, payments, psp_faults, send_webhook, reports_of, eventually
+    create_payment: Callable[..., dict[str, Any]],
+    wait_for_status: Callable[[str, str], dict[str, Any]],
+    payments: httpx.Client,
+    psp_faults: Callable[..., dict[str, Any]],
+    send_webhook: Callable[[dict[str, Any]], httpx.Response],
+    reports_of: Callable[[str], list[dict[str, Any]]],
+    eventually: Callable[..., Any],
 ) -> None:
     psp_faults(down=True)
     payment = create_payment("pm_card_visa")
@@ -241,7 +252,12 @@ def test_a_legacy_report_without_an_amount_is_applied_only_once_the_psp_confirms
 
 
 def test_a_refund_whose_psp_outcome_never_comes_is_completed_by_the_janitor(
-    create_payment, wait_for_status, payments, psp: httpx.Client, psp_faults, eventually
+    create_payment: Callable[..., dict[str, Any]],
+    wait_for_status: Callable[[str, str], dict[str, Any]],
+    payments: httpx.Client,
+    psp: httpx.Client,
+    psp_faults: Callable[..., dict[str, Any]],
+    eventually: Callable[..., Any],
 ) -> None:
     payment = create_payment("pm_card_visa", amount=5000)
     wait_for_status(payment["id"], "succeeded")
@@ -266,7 +282,12 @@ def test_a_refund_whose_psp_outcome_never_comes_is_completed_by_the_janitor(
 
 
 def test_a_refund_whose_retries_ran_out_is_completed_by_the_janitor(
-    cluster: ClusterEnv, create_payment, wait_for_status, payments, psp_faults, eventually
+    cluster: ClusterEnv,
+    create_payment: Callable[..., dict[str, Any]],
+    wait_for_status: Callable[[str, str], dict[str, Any]],
+    payments: httpx.Client,
+    psp_faults: Callable[..., dict[str, Any]],
+    eventually: Callable[..., Any],
 ) -> None:
     payment = create_payment("pm_card_visa", amount=5000)
     wait_for_status(payment["id"], "succeeded")
@@ -304,7 +325,12 @@ def _seconds_to_succeed(
 
 
 def test_a_psp_that_hangs_for_30s_delays_no_one_else_and_charges_nothing_twice(
-    create_payment, wait_for_status, events_about, psp: httpx.Client, psp_faults, eventually
+    create_payment: Callable[..., dict[str, Any]],
+    wait_for_status: Callable[[str, str], dict[str, Any]],
+    events_about: Callable[[str, str], list[Envelope]],
+    psp: httpx.Client,
+    psp_faults: Callable[..., dict[str, Any]],
+    eventually: Callable[..., Any],
 ) -> None:
     charger_log = CLUSTER_DIR / "logs" / "svc-payment-charger.log"
     log_start = charger_log.stat().st_size

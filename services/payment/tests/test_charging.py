@@ -6,23 +6,36 @@ would refuse fails the test that made it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from payevents import new_event
 from payment_service.domain.payment import Payment, PaymentStatus
 from payment_service.domain.psp import ChargeRecord, PspStatus
 from payment_service.service_layer.charging import charge_payment
+from payment_service.service_layer.context import ProviderContext
 from payment_service.service_layer.errors import UnknownPayment
 from payment_service.service_layer.provider import (
     ProviderDeclined,
     ProviderMisconfigured,
     ProviderUnavailable,
 )
-from payment_service.testing import charge_id_for, on_the_wire, stored_payment
+from payment_service.testing import (
+    FakeClock,
+    FakeProvider,
+    FakeUnitOfWork,
+    charge_id_for,
+    on_the_wire,
+    stored_payment,
+)
 
 
 def test_no_transaction_is_open_while_the_psp_is_charging(
-    fake_uow, fake_psp, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("created")
     open_during_call: list[int] = []
@@ -35,7 +48,11 @@ def test_no_transaction_is_open_while_the_psp_is_charging(
 
 
 def test_the_intent_is_committed_before_the_call_so_the_janitor_finds_a_lost_one(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("created")
     seen: list[Payment] = []
@@ -51,7 +68,10 @@ def test_the_intent_is_committed_before_the_call_so_the_janitor_finds_a_lost_one
 
 
 def test_a_charge_the_psp_is_still_working_on_leaves_the_payment_processing(
-    fake_uow, fake_psp, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("created")
     fake_psp.charges_will("processing")
@@ -71,7 +91,7 @@ def test_a_charge_the_psp_is_still_working_on_leaves_the_payment_processing(
 
 
 def test_a_charge_the_psp_confirms_at_once_goes_through_processing_to_succeeded(
-    fake_uow, ctx, payment_in
+    fake_uow: FakeUnitOfWork, ctx: ProviderContext, payment_in: Callable[..., Payment]
 ) -> None:
     payment = payment_in("created")
 
@@ -86,7 +106,10 @@ def test_a_charge_the_psp_confirms_at_once_goes_through_processing_to_succeeded(
 
 
 def test_a_charge_the_psp_declines_fails_the_payment_with_the_psp_code(
-    fake_uow, fake_psp, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("created")
     fake_psp.fail("charge", ProviderDeclined("unknown_payment_method", "not a test token"))
@@ -102,7 +125,10 @@ def test_a_charge_the_psp_declines_fails_the_payment_with_the_psp_code(
 
 
 def test_a_charge_the_psp_answers_as_failed_keeps_the_psp_code(
-    fake_uow, fake_psp, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("created")
     fake_psp.charges_will("failed", "insufficient_funds")
@@ -122,7 +148,11 @@ def test_a_charge_the_psp_answers_as_failed_keeps_the_psp_code(
     ],
 )
 def test_a_psp_that_gives_no_answer_or_no_decline_changes_nothing_so_the_charge_is_retried(
-    fake_uow, fake_psp, ctx, payment_in, error: Exception
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
+    error: Exception,
 ) -> None:
     payment = payment_in("created")
     fake_psp.fail("charge", error)
@@ -136,7 +166,11 @@ def test_a_psp_that_gives_no_answer_or_no_decline_changes_nothing_so_the_charge_
 
 @pytest.mark.parametrize("status", ["processing", "succeeded", "failed", "canceled"])
 def test_a_payment_past_created_is_not_charged_again(
-    fake_uow, fake_psp, ctx, payment_in, status: str
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
+    status: str,
 ) -> None:
     payment = payment_in(status)
 
@@ -148,7 +182,10 @@ def test_a_payment_past_created_is_not_charged_again(
 
 
 def test_a_charge_repeated_after_its_answer_was_lost_reuses_the_charge(
-    fake_uow, fake_psp, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("created")
     fake_psp.fail("charge", ProviderUnavailable("timed out"))
@@ -162,7 +199,9 @@ def test_a_charge_repeated_after_its_answer_was_lost_reuses_the_charge(
     assert fake_uow.published_types() == ["payment.processing", "payment.succeeded"]
 
 
-def test_charging_a_payment_this_service_never_created_is_refused(fake_psp, ctx) -> None:
+def test_charging_a_payment_this_service_never_created_is_refused(
+    fake_psp: FakeProvider, ctx: ProviderContext
+) -> None:
     with pytest.raises(UnknownPayment):
         charge_payment("PAY_unknown", ctx)
 
@@ -170,7 +209,7 @@ def test_charging_a_payment_this_service_never_created_is_refused(fake_psp, ctx)
 
 
 def test_events_of_a_charge_follow_the_created_event_that_caused_them(
-    fake_uow, ctx, payment_in
+    fake_uow: FakeUnitOfWork, ctx: ProviderContext, payment_in: Callable[..., Payment]
 ) -> None:
     payment = payment_in("created")
     created = new_event(
@@ -187,7 +226,10 @@ def test_events_of_a_charge_follow_the_created_event_that_caused_them(
 
 
 def test_a_charge_the_psp_recorded_for_another_amount_is_kept_for_people_not_applied(
-    fake_uow, fake_psp, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("created", amount=3000)
     fake_psp.charges[payment.id] = ChargeRecord(

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from payevents import Envelope, new_event
 from paykit.consumer import InvalidMessage, RetryableError
 from paykit.settings import Secret
-from payment_service.bootstrap import bootstrap
+from payment_service.bootstrap import PaymentService, bootstrap
+from payment_service.domain.payment import Payment
 from payment_service.entrypoints.consumers import charger, status_applier
 from payment_service.entrypoints.workers import charger_batch_size
 from payment_service.service_layer.provider import ProviderMisconfigured, ProviderUnavailable
 from payment_service.settings import load
+from payment_service.testing import FakeClock, FakeProvider, FakeUnitOfWork, stored_payment
 
 
 @pytest.fixture
-def service(fake_uow, fake_psp, fake_clock):
+def service(
+    fake_uow: FakeUnitOfWork, fake_psp: FakeProvider, fake_clock: FakeClock
+) -> PaymentService:
     settings = load(
         {
             "PAYMENT_DATABASE_URL": "postgresql://unused",
@@ -76,20 +82,23 @@ def report(payment_id: str) -> Envelope:
 
 
 def test_the_charger_works_on_its_own_connection_not_the_runtimes(
-    service, fake_uow, payment_in
+    service: PaymentService, fake_uow: FakeUnitOfWork, payment_in: Callable[..., Payment]
 ) -> None:
     payment = payment_in("created")
 
     charger(service)(NoConnection(), created(payment.id))  # type: ignore[arg-type]
 
-    assert fake_uow.payments.get(payment.id).status == "succeeded"
+    assert stored_payment(fake_uow, payment.id).status == "succeeded"
 
 
 @pytest.mark.parametrize(
     "error", [ProviderUnavailable("down"), ProviderMisconfigured(404, "not_found", "wrong path")]
 )
 def test_a_psp_without_an_answer_or_misconfigured_is_retried_through_the_tiers(
-    service, fake_psp, payment_in, error: Exception
+    service: PaymentService,
+    fake_psp: FakeProvider,
+    payment_in: Callable[..., Payment],
+    error: Exception,
 ) -> None:
     payment = payment_in("created")
     fake_psp.fail("charge", error)
@@ -99,14 +108,14 @@ def test_a_psp_without_an_answer_or_misconfigured_is_retried_through_the_tiers(
 
 
 def test_the_charger_dead_letters_its_own_event_about_a_payment_that_does_not_exist(
-    service,
+    service: PaymentService,
 ) -> None:
     with pytest.raises(InvalidMessage):
         charger(service)(NoConnection(), created("PAY_never"))  # type: ignore[arg-type]
 
 
 def test_a_report_about_an_unknown_payment_retries_through_the_tiers_not_straight_to_the_dlq(
-    service,
+    service: PaymentService,
 ) -> None:
     """It may be a race; a burst of them must never trip the DLQ limit at once."""
     with pytest.raises(RetryableError):

@@ -19,6 +19,7 @@ from payment_service.service_layer.idempotency import (
     run_once,
 )
 from payment_service.service_layer.unit_of_work import UnitOfWork
+from payment_service.testing import FakeClock, FakeUnitOfWork
 
 MERCHANT = "MER_1"
 KEY = "order-42-attempt"
@@ -51,7 +52,7 @@ def run(
     )
 
 
-def test_the_first_request_runs_and_its_response_is_stored(fake_uow) -> None:
+def test_the_first_request_runs_and_its_response_is_stored(fake_uow: FakeUnitOfWork) -> None:
     action = CountingAction()
 
     result = run(fake_uow, action)
@@ -67,7 +68,7 @@ def test_the_first_request_runs_and_its_response_is_stored(fake_uow) -> None:
     assert (stored.fingerprint, stored.response) == (REQUEST.value, result.response)
 
 
-def test_the_same_request_again_is_replayed_without_running(fake_uow) -> None:
+def test_the_same_request_again_is_replayed_without_running(fake_uow: FakeUnitOfWork) -> None:
     run(fake_uow, CountingAction({"id": "PAY_1"}))
     again = CountingAction({"id": "PAY_2"})
 
@@ -77,7 +78,7 @@ def test_the_same_request_again_is_replayed_without_running(fake_uow) -> None:
     assert again.runs == 0
 
 
-def test_a_different_request_under_a_used_key_is_refused(fake_uow) -> None:
+def test_a_different_request_under_a_used_key_is_refused(fake_uow: FakeUnitOfWork) -> None:
     run(fake_uow, CountingAction())
     other = CountingAction()
 
@@ -87,7 +88,9 @@ def test_a_different_request_under_a_used_key_is_refused(fake_uow) -> None:
     assert other.runs == 0
 
 
-def test_a_key_held_by_a_request_still_running_elsewhere_is_reported_in_flight(fake_uow) -> None:
+def test_a_key_held_by_a_request_still_running_elsewhere_is_reported_in_flight(
+    fake_uow: FakeUnitOfWork,
+) -> None:
     fake_uow.idempotency.hold(MERCHANT, KEY)
     action = CountingAction()
 
@@ -97,7 +100,9 @@ def test_a_key_held_by_a_request_still_running_elsewhere_is_reported_in_flight(f
     assert action.runs == 0
 
 
-def test_a_claimed_key_without_a_stored_response_is_reported_in_flight(fake_uow) -> None:
+def test_a_claimed_key_without_a_stored_response_is_reported_in_flight(
+    fake_uow: FakeUnitOfWork,
+) -> None:
     assert fake_uow.idempotency.claim(MERCHANT, KEY, REQUEST.value) is None
     action = CountingAction()
 
@@ -107,7 +112,7 @@ def test_a_claimed_key_without_a_stored_response_is_reported_in_flight(fake_uow)
     assert action.runs == 0
 
 
-def test_the_same_key_from_another_merchant_is_a_new_request(fake_uow) -> None:
+def test_the_same_key_from_another_merchant_is_a_new_request(fake_uow: FakeUnitOfWork) -> None:
     run(fake_uow, CountingAction())
     action = CountingAction()
 
@@ -116,7 +121,9 @@ def test_the_same_key_from_another_merchant_is_a_new_request(fake_uow) -> None:
     assert (result.replayed, action.runs) == (False, 1)
 
 
-def test_a_request_that_failed_leaves_no_key_so_its_retry_runs_afresh(fake_uow) -> None:
+def test_a_request_that_failed_leaves_no_key_so_its_retry_runs_afresh(
+    fake_uow: FakeUnitOfWork,
+) -> None:
     def crash(uow: UnitOfWork) -> dict[str, Any]:
         raise RuntimeError("database went away")
 
@@ -130,9 +137,9 @@ def test_a_request_that_failed_leaves_no_key_so_its_retry_runs_afresh(fake_uow) 
 
 
 def test_a_replayed_payment_creation_creates_and_announces_one_payment(
-    fake_uow, fake_clock
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock
 ) -> None:
-    command = CreatePayment(merchant_id=MERCHANT, **BODY)
+    command = CreatePayment(MERCHANT, 2500, "EUR", "pm_card_visa")
 
     def create(uow: UnitOfWork) -> dict[str, Any]:
         payment = payments.create_payment(
@@ -149,7 +156,7 @@ def test_a_replayed_payment_creation_creates_and_announces_one_payment(
 
 
 def test_keys_older_than_the_retention_are_pruned_and_can_be_used_afresh(
-    fake_uow, fake_clock
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock
 ) -> None:
     run(fake_uow, CountingAction())
     fake_clock.advance(23 * 3600)

@@ -7,6 +7,7 @@ that fails is pushed back by its own back-off and never holds the others up.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,12 +16,21 @@ import pytest
 from payevents import decode, encode
 from payment_service.domain.payment import Payment, PaymentStatus
 from payment_service.domain.psp import PspStatus
-from payment_service.domain.refund import RefundStatus
+from payment_service.domain.refund import Refund, RefundStatus
+from payment_service.service_layer.context import ProviderContext
 from payment_service.service_layer.janitor import run_pass
 from payment_service.service_layer.provider import ProviderMisconfigured, ProviderUnavailable
 from payment_service.service_layer.refunding import send_refund
 from payment_service.service_layer.reports import apply_payment_report
-from payment_service.testing import on_the_wire, report_about, stored_payment
+from payment_service.testing import (
+    FakeClock,
+    FakeProvider,
+    FakeUnitOfWork,
+    on_the_wire,
+    report_about,
+    stored_payment,
+    stored_refund,
+)
 
 CONFIRM_AFTER = timedelta(minutes=5)
 
@@ -28,7 +38,11 @@ STUCK = 5 * 60
 
 
 def test_a_payment_created_moments_ago_is_left_to_the_charger(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment_in("created")
     fake_clock.advance(STUCK - 1)
@@ -38,7 +52,11 @@ def test_a_payment_created_moments_ago_is_left_to_the_charger(
 
 
 def test_a_payment_the_charger_never_got_to_is_charged(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("created")
     fake_clock.advance(STUCK)
@@ -50,7 +68,11 @@ def test_a_payment_the_charger_never_got_to_is_charged(
 
 
 def test_a_payment_whose_charge_answer_was_lost_takes_the_charge_the_psp_made(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("created")
     fake_psp.charge(payment)  # the PSP made it; its answer never reached us
@@ -65,7 +87,11 @@ def test_a_payment_whose_charge_answer_was_lost_takes_the_charge_the_psp_made(
 
 
 def test_a_payment_stuck_in_processing_takes_the_status_the_psp_now_reports(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("processing")
     fake_psp.settle(payment.id, "failed", "insufficient_funds")
@@ -79,20 +105,30 @@ def test_a_payment_stuck_in_processing_takes_the_status_the_psp_now_reports(
 
 
 def test_a_payment_still_processing_is_asked_again_later_each_time(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("processing")
     looks = []
     for _ in range(4):
         fake_clock.advance(STUCK * 8)
         run_pass(ctx)
-        looks.append(stored_payment(fake_uow, payment.id).recheck.due_at - fake_clock())
+        due_at = stored_payment(fake_uow, payment.id).recheck.due_at
+        assert due_at is not None
+        looks.append(due_at - fake_clock())
 
     assert [look.total_seconds() for look in looks] == [STUCK, 2 * STUCK, 4 * STUCK, 8 * STUCK]
 
 
 def test_one_psp_failure_neither_undoes_nor_blocks_the_others(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     first, second = payment_in("processing"), payment_in("processing")
     fake_clock.advance(1)
@@ -116,12 +152,18 @@ def test_one_psp_failure_neither_undoes_nor_blocks_the_others(
     assert stored_payment(fake_uow, third.id).status is PaymentStatus.SUCCEEDED
     pushed_back = stored_payment(fake_uow, second.id)
     assert pushed_back.status is PaymentStatus.PROCESSING
-    assert pushed_back.recheck.due_at > fake_clock()  # not first in line at the next pass
+    due_at = pushed_back.recheck.due_at
+    assert due_at is not None and due_at > fake_clock()  # not first in line at the next pass
 
 
 @pytest.mark.parametrize("error", [RuntimeError("a bug"), KeyError("status")])
 def test_an_unexpected_error_is_logged_and_the_pass_goes_on(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in, error: Exception
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
+    error: Exception,
 ) -> None:
     broken, fine = payment_in("processing"), payment_in("processing")
     fake_psp.settle(fine.id, "succeeded")
@@ -142,7 +184,11 @@ def test_an_unexpected_error_is_logged_and_the_pass_goes_on(
 
 
 def test_no_transaction_is_open_while_the_janitor_asks_the_psp(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment_in("processing")
     payment_in("created")
@@ -156,7 +202,11 @@ def test_no_transaction_is_open_while_the_janitor_asks_the_psp(
 
 
 def test_a_failure_reported_before_the_success_is_corrected_by_the_psps_record(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("processing")
     apply_payment_report(
@@ -180,7 +230,11 @@ def test_a_failure_reported_before_the_success_is_corrected_by_the_psps_record(
 
 
 def test_a_success_report_the_psp_denies_is_corrected_to_the_psps_failure(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("processing")
     apply_payment_report(
@@ -199,7 +253,11 @@ def test_a_success_report_the_psp_denies_is_corrected_to_the_psps_failure(
 
 
 def test_a_contradiction_the_psp_denies_changes_nothing(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("succeeded")
     apply_payment_report(
@@ -214,7 +272,11 @@ def test_a_contradiction_the_psp_denies_changes_nothing(
 
 
 def test_a_refunded_payment_the_psp_says_failed_is_left_for_people(
-    fake_uow, fake_psp, fake_clock, ctx, request_refund
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    request_refund: Callable[..., Refund],
 ) -> None:
     refund = request_refund(1000)
     payment = stored_payment(fake_uow, refund.payment_id)
@@ -232,7 +294,11 @@ def test_a_refunded_payment_the_psp_says_failed_is_left_for_people(
 
 
 def test_a_configuration_error_at_the_psp_is_retried_later_never_a_decline(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("created")
     fake_psp.fail("find_charge", ProviderMisconfigured(404, "not_found", "wrong PSP_URL"))
@@ -248,7 +314,11 @@ def test_a_configuration_error_at_the_psp_is_retried_later_never_a_decline(
 
 
 def test_a_refund_whose_webhook_never_came_is_settled_from_the_psps_record(
-    fake_uow, fake_psp, fake_clock, ctx, request_refund
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    request_refund: Callable[..., Refund],
 ) -> None:
     refund = request_refund(2000)
     send_refund(refund.id, ctx)
@@ -257,13 +327,17 @@ def test_a_refund_whose_webhook_never_came_is_settled_from_the_psps_record(
 
     run_pass(ctx)
 
-    assert fake_uow.refunds.get_for_update(refund.id).status is RefundStatus.SUCCEEDED
+    assert stored_refund(fake_uow, refund.id).status is RefundStatus.SUCCEEDED
     payment = stored_payment(fake_uow, refund.payment_id)
     assert (payment.status, payment.refunded_amount) == (PaymentStatus.PARTIALLY_REFUNDED, 2000)
 
 
 def test_a_refund_whose_retries_ran_out_is_sent_by_the_janitor(
-    fake_uow, fake_psp, fake_clock, ctx, request_refund
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    request_refund: Callable[..., Refund],
 ) -> None:
     refund = request_refund(2000)
     fake_psp.fail("refund", ProviderUnavailable("down"))
@@ -275,12 +349,16 @@ def test_a_refund_whose_retries_ran_out_is_sent_by_the_janitor(
 
     run_pass(ctx)
 
-    assert fake_uow.refunds.get_for_update(refund.id).status is RefundStatus.SUCCEEDED
+    assert stored_refund(fake_uow, refund.id).status is RefundStatus.SUCCEEDED
     assert stored_payment(fake_uow, refund.payment_id).pending_refund_amount == 0
 
 
 def test_an_outcome_learned_from_a_report_alone_is_confirmed_once_by_the_psp(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("processing")
     fake_psp.settle(payment.id, "succeeded")
@@ -299,7 +377,11 @@ def test_an_outcome_learned_from_a_report_alone_is_confirmed_once_by_the_psp(
 
 
 def test_a_signed_success_the_psp_never_made_is_corrected_even_without_another_report(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     """A declined card: the PSP's own FAILED webhook may never come; its record still decides."""
     payment = payment_in("processing")
@@ -320,7 +402,12 @@ def test_a_signed_success_the_psp_never_made_is_corrected_even_without_another_r
 
 
 def test_a_success_without_a_charge_id_ends_with_the_psps_so_refunds_reach_it(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in, request_refund
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
+    request_refund: Callable[..., Refund],
 ) -> None:
     payment = payment_in("created")
     fake_psp.charge(payment)  # made at the PSP; the charger never heard back
@@ -345,7 +432,11 @@ def test_a_success_without_a_charge_id_ends_with_the_psps_so_refunds_reach_it(
 
 
 def test_a_psp_record_in_another_currency_is_kept_for_people_not_applied(
-    fake_uow, fake_psp, fake_clock, ctx, payment_in
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
 ) -> None:
     payment = payment_in("processing")
     fake_psp.charges[payment.id] = dataclasses.replace(

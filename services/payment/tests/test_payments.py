@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,10 +16,16 @@ from payment_service.domain.errors import (
 )
 from payment_service.domain.ids import new_payment_id, new_refund_id
 from payment_service.domain.payment import Payment, PaymentStatus
-from payment_service.domain.refund import RefundStatus
+from payment_service.domain.refund import Refund, RefundStatus
 from payment_service.service_layer import payments
 from payment_service.service_layer.commands import CreatePayment, RequestRefund
-from payment_service.testing import on_the_wire, stored_payment
+from payment_service.testing import (
+    FakeClock,
+    FakeUnitOfWork,
+    on_the_wire,
+    stored_payment,
+    stored_refund,
+)
 
 MERCHANT = "MER_1"
 OTHER_MERCHANT = "MER_2"
@@ -33,7 +40,9 @@ def refund(uow: Any, clock: Any, command: RequestRefund) -> Any:
     return payments.request_refund(command, uow, now=clock(), send_within=SOON)
 
 
-def test_a_new_payment_is_stored_as_created_and_announced_once(fake_uow, fake_clock) -> None:
+def test_a_new_payment_is_stored_as_created_and_announced_once(
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock
+) -> None:
     command = CreatePayment(
         merchant_id=MERCHANT,
         amount=2500,
@@ -67,7 +76,7 @@ def test_a_new_payment_is_stored_as_created_and_announced_once(fake_uow, fake_cl
     }
 
 
-def test_every_payment_gets_its_own_id(fake_uow, fake_clock) -> None:
+def test_every_payment_gets_its_own_id(fake_uow: FakeUnitOfWork, fake_clock: FakeClock) -> None:
     command = CreatePayment(MERCHANT, 100, "EUR", "pm_card_visa")
 
     first = create(fake_uow, fake_clock, command)
@@ -86,7 +95,7 @@ def test_ids_are_a_prefix_and_letters_and_digits_only(new_id: Any, prefix: str) 
 
 
 def test_a_refund_request_reserves_the_amount_and_is_announced(
-    fake_uow, fake_clock, payment_in
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, payment_in: Callable[..., Payment]
 ) -> None:
     payment = payment_in("succeeded", amount=10_000)
 
@@ -96,7 +105,7 @@ def test_a_refund_request_reserves_the_amount_and_is_announced(
         RequestRefund(MERCHANT, payment.id, 4000, reason="damaged", correlation_id="cor_r1"),
     )
 
-    kept = fake_uow.refunds.get_for_update(requested.id)
+    kept = stored_refund(fake_uow, requested.id)
     assert kept.status is RefundStatus.REQUESTED
     assert kept.recheck.due_at == fake_clock() + SOON
     reserved = stored_payment(fake_uow, payment.id)
@@ -118,7 +127,10 @@ def test_a_refund_request_reserves_the_amount_and_is_announced(
 
 
 def test_a_refund_without_an_amount_refunds_everything_left(
-    fake_uow, fake_clock, payment_in, request_refund
+    fake_uow: FakeUnitOfWork,
+    fake_clock: FakeClock,
+    payment_in: Callable[..., Payment],
+    request_refund: Callable[..., Refund],
 ) -> None:
     payment = payment_in("succeeded", amount=10_000)
     request_refund(3000, payment=payment)
@@ -130,7 +142,7 @@ def test_a_refund_without_an_amount_refunds_everything_left(
 
 
 def test_a_refund_of_another_merchants_payment_looks_like_a_missing_payment(
-    fake_uow, fake_clock, payment_in
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, payment_in: Callable[..., Payment]
 ) -> None:
     payment = payment_in("succeeded")
 
@@ -143,13 +155,18 @@ def test_a_refund_of_another_merchants_payment_looks_like_a_missing_payment(
 
 
 @pytest.mark.parametrize("payment_id", ["PAY_unknown", "PAY_\x00", "not-a-payment-id"])
-def test_a_refund_of_an_unknown_payment_is_refused(fake_uow, fake_clock, payment_id: str) -> None:
+def test_a_refund_of_an_unknown_payment_is_refused(
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, payment_id: str
+) -> None:
     with pytest.raises(PaymentNotFound):
         refund(fake_uow, fake_clock, RequestRefund(MERCHANT, payment_id, 100))
 
 
 def test_a_refund_beyond_what_is_left_stores_nothing(
-    fake_uow, fake_clock, payment_in, request_refund
+    fake_uow: FakeUnitOfWork,
+    fake_clock: FakeClock,
+    payment_in: Callable[..., Payment],
+    request_refund: Callable[..., Refund],
 ) -> None:
     payment = payment_in("succeeded", amount=10_000)
     request_refund(9000, payment=payment)
@@ -162,7 +179,9 @@ def test_a_refund_beyond_what_is_left_stores_nothing(
     assert fake_uow.published == []
 
 
-def test_a_payment_not_yet_captured_cannot_be_refunded(fake_uow, fake_clock, payment_in) -> None:
+def test_a_payment_not_yet_captured_cannot_be_refunded(
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, payment_in: Callable[..., Payment]
+) -> None:
     payment = payment_in("processing")
 
     with pytest.raises(PaymentNotRefundable):
@@ -172,7 +191,10 @@ def test_a_payment_not_yet_captured_cannot_be_refunded(fake_uow, fake_clock, pay
 
 
 def test_refunds_of_a_payment_are_listed_a_page_at_a_time(
-    fake_uow, fake_clock, payment_in, request_refund
+    fake_uow: FakeUnitOfWork,
+    fake_clock: FakeClock,
+    payment_in: Callable[..., Payment],
+    request_refund: Callable[..., Refund],
 ) -> None:
     payment = payment_in("succeeded", amount=10_000)
     made = []
@@ -182,6 +204,7 @@ def test_refunds_of_a_payment_are_listed_a_page_at_a_time(
 
     first = payments.refunds_of(fake_uow, MERCHANT, payment.id, after=None, limit=2)
     last = first[-1]
+    assert last.created_at is not None
     rest = payments.refunds_of(
         fake_uow, MERCHANT, payment.id, after=(last.created_at, last.id), limit=10
     )

@@ -29,7 +29,9 @@ CHARGE = {
 }
 
 
-def provider(answer: Callable[[httpx.Request], httpx.Response]) -> tuple[HttpPaymentProvider, list]:
+def provider(
+    answer: Callable[[httpx.Request], httpx.Response],
+) -> tuple[HttpPaymentProvider, list[httpx.Request]]:
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:

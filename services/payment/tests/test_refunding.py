@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -9,17 +10,28 @@ import pytest
 
 from payment_service.domain.payment import Payment, PaymentStatus
 from payment_service.domain.refund import Refund, RefundStatus
+from payment_service.service_layer.context import ProviderContext
 from payment_service.service_layer.errors import UnknownRefund
 from payment_service.service_layer.provider import ProviderDeclined, ProviderUnavailable
 from payment_service.service_layer.refunding import send_refund
 from payment_service.service_layer.reports import apply_refund_report
-from payment_service.testing import on_the_wire, refund_report_about, stored_payment, stored_refund
+from payment_service.testing import (
+    FakeClock,
+    FakeProvider,
+    FakeUnitOfWork,
+    on_the_wire,
+    refund_report_about,
+    stored_payment,
+    stored_refund,
+)
 
 CONFIRM_AFTER = timedelta(minutes=5)
 
 
 @pytest.fixture
-def sent_refund(fake_uow, ctx, request_refund) -> Any:
+def sent_refund(
+    fake_uow: FakeUnitOfWork, ctx: ProviderContext, request_refund: Callable[..., Refund]
+) -> Any:
     """A refund the PSP accepted and is still working on."""
 
     def send(amount: int | None = 2000, *, payment: Payment | None = None) -> Refund:
@@ -32,7 +44,10 @@ def sent_refund(fake_uow, ctx, request_refund) -> Any:
 
 
 def test_no_transaction_is_open_while_the_psp_is_refunding(
-    fake_uow, fake_psp, ctx, request_refund
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    ctx: ProviderContext,
+    request_refund: Callable[..., Refund],
 ) -> None:
     refund = request_refund(2000)
     open_during_call: list[int] = []
@@ -44,7 +59,10 @@ def test_no_transaction_is_open_while_the_psp_is_refunding(
 
 
 def test_a_refund_the_psp_accepts_keeps_its_reference_and_stays_requested(
-    fake_uow, fake_psp, ctx, request_refund
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    ctx: ProviderContext,
+    request_refund: Callable[..., Refund],
 ) -> None:
     refund = request_refund(2000)
     charge_id = stored_payment(fake_uow, refund.payment_id).psp_reference
@@ -59,7 +77,9 @@ def test_a_refund_the_psp_accepts_keeps_its_reference_and_stays_requested(
     assert fake_uow.published == []
 
 
-def test_a_refund_sent_once_is_not_sent_again(fake_psp, ctx, sent_refund) -> None:
+def test_a_refund_sent_once_is_not_sent_again(
+    fake_psp: FakeProvider, ctx: ProviderContext, sent_refund: Callable[..., Refund]
+) -> None:
     refund = sent_refund()
     fake_psp.calls.clear()
 
@@ -69,7 +89,10 @@ def test_a_refund_sent_once_is_not_sent_again(fake_psp, ctx, sent_refund) -> Non
 
 
 def test_a_refund_the_psp_declines_fails_and_frees_the_amount(
-    fake_uow, fake_psp, ctx, request_refund
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    ctx: ProviderContext,
+    request_refund: Callable[..., Refund],
 ) -> None:
     refund = request_refund(2000)
     fake_psp.fail("refund", ProviderDeclined("charge_not_refundable", "not refundable"))
@@ -86,7 +109,11 @@ def test_a_refund_the_psp_declines_fails_and_frees_the_amount(
 
 
 def test_a_refund_the_psp_confirms_at_once_refunds_the_payment(
-    fake_uow, fake_psp, ctx, payment_in, request_refund
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    ctx: ProviderContext,
+    payment_in: Callable[..., Payment],
+    request_refund: Callable[..., Refund],
 ) -> None:
     payment = payment_in("succeeded", amount=10_000)
     refund = request_refund(None, payment=payment)
@@ -103,7 +130,10 @@ def test_a_refund_the_psp_confirms_at_once_refunds_the_payment(
 
 
 def test_an_unavailable_psp_leaves_the_refund_to_be_retried(
-    fake_uow, fake_psp, ctx, request_refund
+    fake_uow: FakeUnitOfWork,
+    fake_psp: FakeProvider,
+    ctx: ProviderContext,
+    request_refund: Callable[..., Refund],
 ) -> None:
     refund = request_refund(2000)
     fake_psp.fail("refund", ProviderUnavailable("PSP timed out"))
@@ -116,7 +146,7 @@ def test_an_unavailable_psp_leaves_the_refund_to_be_retried(
     assert fake_uow.published == []
 
 
-def test_sending_an_unknown_refund_is_refused(fake_psp, ctx) -> None:
+def test_sending_an_unknown_refund_is_refused(fake_psp: FakeProvider, ctx: ProviderContext) -> None:
     with pytest.raises(UnknownRefund):
         send_refund("RFD_unknown", ctx)
 
@@ -124,7 +154,10 @@ def test_sending_an_unknown_refund_is_refused(fake_psp, ctx) -> None:
 
 
 def test_a_confirmed_partial_refund_leaves_the_payment_partially_refunded(
-    fake_uow, fake_clock, payment_in, sent_refund
+    fake_uow: FakeUnitOfWork,
+    fake_clock: FakeClock,
+    payment_in: Callable[..., Payment],
+    sent_refund: Callable[..., Refund],
 ) -> None:
     payment = payment_in("succeeded", amount=10_000)
     refund = sent_refund(2500, payment=payment)
@@ -148,7 +181,10 @@ def test_a_confirmed_partial_refund_leaves_the_payment_partially_refunded(
 
 
 def test_confirming_the_last_part_leaves_the_payment_refunded(
-    fake_uow, fake_clock, payment_in, sent_refund
+    fake_uow: FakeUnitOfWork,
+    fake_clock: FakeClock,
+    payment_in: Callable[..., Payment],
+    sent_refund: Callable[..., Refund],
 ) -> None:
     payment = payment_in("succeeded", amount=10_000)
     first = sent_refund(2500, payment=payment)
@@ -167,7 +203,7 @@ def test_confirming_the_last_part_leaves_the_payment_refunded(
 
 
 def test_a_refund_is_found_by_the_psp_reference_when_its_id_is_not_echoed(
-    fake_uow, fake_clock, sent_refund
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, sent_refund: Callable[..., Refund]
 ) -> None:
     refund = sent_refund(2000)
 
@@ -182,7 +218,9 @@ def test_a_refund_is_found_by_the_psp_reference_when_its_id_is_not_echoed(
     assert stored_payment(fake_uow, refund.payment_id).refunded_amount == 2000
 
 
-def test_a_refused_refund_fails_and_frees_the_amount(fake_uow, fake_clock, sent_refund) -> None:
+def test_a_refused_refund_fails_and_frees_the_amount(
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, sent_refund: Callable[..., Refund]
+) -> None:
     refund = sent_refund(2000)
 
     apply_refund_report(
@@ -209,7 +247,12 @@ def test_a_refused_refund_fails_and_frees_the_amount(fake_uow, fake_clock, sent_
     ],
 )
 def test_news_about_a_refund_already_settled_changes_nothing(
-    fake_uow, fake_clock, sent_refund, first: str, second: str, verdict: str
+    fake_uow: FakeUnitOfWork,
+    fake_clock: FakeClock,
+    sent_refund: Callable[..., Refund],
+    first: str,
+    second: str,
+    verdict: str,
 ) -> None:
     refund = sent_refund(2000)
     apply_refund_report(
@@ -228,7 +271,7 @@ def test_news_about_a_refund_already_settled_changes_nothing(
 
 
 def test_a_refund_still_processing_at_the_psp_changes_nothing(
-    fake_uow, fake_clock, sent_refund
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, sent_refund: Callable[..., Refund]
 ) -> None:
     refund = sent_refund(2000)
 

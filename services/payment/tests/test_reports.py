@@ -7,15 +7,17 @@ decide at the janitor's next pass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from payevents import new_event
-from payment_service.domain.payment import PaymentStatus
-from payment_service.domain.refund import RefundStatus
+from payment_service.domain.payment import Payment, PaymentStatus
+from payment_service.domain.refund import Refund, RefundStatus
 from payment_service.domain.reports import Verdict
+from payment_service.service_layer.context import ProviderContext
 from payment_service.service_layer.errors import (
     RefundNotAcknowledged,
     UnknownPayment,
@@ -24,10 +26,13 @@ from payment_service.service_layer.errors import (
 from payment_service.service_layer.refunding import send_refund
 from payment_service.service_layer.reports import apply_payment_report, apply_refund_report
 from payment_service.testing import (
+    FakeClock,
+    FakeUnitOfWork,
     on_the_wire,
     refund_report_about,
     report_about,
     stored_payment,
+    stored_refund,
 )
 
 CONFIRM_AFTER = timedelta(minutes=5)
@@ -38,7 +43,7 @@ def verdicts(uow: Any) -> list[tuple[str, str | None]]:
 
 
 def test_a_complete_success_report_completes_a_processing_payment(
-    fake_uow, fake_clock, payment_in
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, payment_in: Callable[..., Payment]
 ) -> None:
     payment = payment_in("processing")
 
@@ -54,7 +59,9 @@ def test_a_complete_success_report_completes_a_processing_payment(
     assert verdicts(fake_uow) == [("applied", None)]
 
 
-def test_a_repeated_success_report_publishes_nothing_new(fake_uow, fake_clock, payment_in) -> None:
+def test_a_repeated_success_report_publishes_nothing_new(
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, payment_in: Callable[..., Payment]
+) -> None:
     payment = payment_in("processing")
     apply_payment_report(
         report_about(payment, "succeeded"), fake_uow, fake_clock(), confirm_after=CONFIRM_AFTER
@@ -77,7 +84,11 @@ def test_a_repeated_success_report_publishes_nothing_new(fake_uow, fake_clock, p
     ],
 )
 def test_a_report_contradicting_the_payment_changes_nothing_and_asks_the_psp(
-    fake_uow, fake_clock, payment_in, change: dict[str, Any], reason: str
+    fake_uow: FakeUnitOfWork,
+    fake_clock: FakeClock,
+    payment_in: Callable[..., Payment],
+    change: dict[str, Any],
+    reason: str,
 ) -> None:
     payment = payment_in("processing", amount=3000)
 
@@ -99,7 +110,10 @@ def test_a_report_contradicting_the_payment_changes_nothing_and_asks_the_psp(
 
 @pytest.mark.parametrize("missing", ["amount", "currency", "psp_reference"])
 def test_a_report_lacking_a_field_is_left_for_the_psp_to_confirm(
-    fake_uow, fake_clock, payment_in, missing: str
+    fake_uow: FakeUnitOfWork,
+    fake_clock: FakeClock,
+    payment_in: Callable[..., Payment],
+    missing: str,
 ) -> None:
     payment = payment_in("processing")
 
@@ -119,7 +133,7 @@ def test_a_report_lacking_a_field_is_left_for_the_psp_to_confirm(
 
 
 def test_a_success_for_a_payment_whose_charge_we_never_heard_of_waits_for_the_psp(
-    fake_uow, fake_clock, payment_in
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, payment_in: Callable[..., Payment]
 ) -> None:
     """A SUCCESS without our own knowledge of the charge would leave a succeeded payment no
     refund can reach: the charge id must come from the PSP's own answer first."""
@@ -136,7 +150,7 @@ def test_a_success_for_a_payment_whose_charge_we_never_heard_of_waits_for_the_ps
 
 
 def test_a_failure_after_success_changes_nothing_and_asks_the_psp(
-    fake_uow, fake_clock, payment_in
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, payment_in: Callable[..., Payment]
 ) -> None:
     payment = payment_in("succeeded")
 
@@ -151,7 +165,7 @@ def test_a_failure_after_success_changes_nothing_and_asks_the_psp(
 
 
 def test_a_success_after_a_failure_changes_nothing_yet_and_asks_the_psp(
-    fake_uow, fake_clock, payment_in
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, payment_in: Callable[..., Payment]
 ) -> None:
     payment = payment_in("processing")
     apply_payment_report(
@@ -170,7 +184,7 @@ def test_a_success_after_a_failure_changes_nothing_yet_and_asks_the_psp(
 
 
 def test_a_failure_without_a_code_is_recorded_as_declined_by_the_psp(
-    fake_uow, fake_clock, payment_in
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, payment_in: Callable[..., Payment]
 ) -> None:
     payment = payment_in("processing")
 
@@ -185,7 +199,7 @@ def test_a_failure_without_a_code_is_recorded_as_declined_by_the_psp(
 
 
 def test_a_report_about_a_payment_this_service_does_not_have_is_refused_for_a_retry(
-    fake_uow, fake_clock, payment_in
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, payment_in: Callable[..., Payment]
 ) -> None:
     payment = payment_in("processing")
     unknown = report_about(payment, "succeeded", payment_id="PAY_unknown")
@@ -195,7 +209,7 @@ def test_a_report_about_a_payment_this_service_does_not_have_is_refused_for_a_re
 
 
 def test_events_caused_by_a_webhook_carry_its_correlation_and_name_it_as_cause(
-    fake_uow, fake_clock, payment_in
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, payment_in: Callable[..., Payment]
 ) -> None:
     payment = payment_in("processing")
     news = new_event(
@@ -226,11 +240,14 @@ def test_events_caused_by_a_webhook_carry_its_correlation_and_name_it_as_cause(
 
 
 def test_a_complete_refund_report_settles_the_refund(
-    fake_uow, fake_clock, ctx, request_refund
+    fake_uow: FakeUnitOfWork,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    request_refund: Callable[..., Refund],
 ) -> None:
     refund = request_refund(2000)
     send_refund(refund.id, ctx)
-    sent = fake_uow.refunds.get_for_update(refund.id)
+    sent = stored_refund(fake_uow, refund.id)
     fake_uow.published.clear()
 
     verdict = apply_refund_report(
@@ -238,14 +255,14 @@ def test_a_complete_refund_report_settles_the_refund(
     )
 
     assert verdict is Verdict.APPLIED
-    assert fake_uow.refunds.get_for_update(refund.id).status is RefundStatus.SUCCEEDED
+    assert stored_refund(fake_uow, refund.id).status is RefundStatus.SUCCEEDED
     payment = stored_payment(fake_uow, refund.payment_id)
     assert (payment.refunded_amount, payment.pending_refund_amount) == (2000, 0)
     assert fake_uow.published_types() == ["refund.succeeded"]
 
 
 def test_a_refund_report_before_the_charger_committed_the_psp_id_is_retried(
-    fake_uow, fake_clock, request_refund
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, request_refund: Callable[..., Refund]
 ) -> None:
     refund = request_refund(2000)
 
@@ -263,11 +280,15 @@ def test_a_refund_report_before_the_charger_committed_the_psp_id_is_retried(
     [{"amount": 1999}, {"currency": "USD"}, {"payment_id": "PAY_other"}, {"psp_reference": "re_x"}],
 )
 def test_a_refund_report_contradicting_the_refund_changes_nothing_and_asks_the_psp(
-    fake_uow, fake_clock, ctx, request_refund, change: dict[str, Any]
+    fake_uow: FakeUnitOfWork,
+    fake_clock: FakeClock,
+    ctx: ProviderContext,
+    request_refund: Callable[..., Refund],
+    change: dict[str, Any],
 ) -> None:
     refund = request_refund(2000)
     send_refund(refund.id, ctx)
-    sent = fake_uow.refunds.get_for_update(refund.id)
+    sent = stored_refund(fake_uow, refund.id)
     fake_uow.published.clear()
 
     verdict = apply_refund_report(
@@ -278,7 +299,7 @@ def test_a_refund_report_contradicting_the_refund_changes_nothing_and_asks_the_p
     )
 
     assert verdict is Verdict.CONTRADICTED
-    kept = fake_uow.refunds.get_for_update(refund.id)
+    kept = stored_refund(fake_uow, refund.id)
     assert kept.status is RefundStatus.REQUESTED
     assert kept.recheck.is_due(fake_clock())
     assert stored_payment(fake_uow, refund.payment_id).pending_refund_amount == 2000
@@ -286,7 +307,7 @@ def test_a_refund_report_contradicting_the_refund_changes_nothing_and_asks_the_p
 
 
 def test_a_report_about_a_refund_this_service_does_not_have_is_refused_for_a_retry(
-    fake_uow, fake_clock, request_refund
+    fake_uow: FakeUnitOfWork, fake_clock: FakeClock, request_refund: Callable[..., Refund]
 ) -> None:
     refund = request_refund(2000)
     unknown = refund_report_about(refund, "succeeded", refund_id=None, psp_reference="re_nobody")

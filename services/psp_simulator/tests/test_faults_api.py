@@ -2,6 +2,7 @@
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -11,6 +12,11 @@ from psp_simulator.domain.faults import Faults
 from psp_simulator.testing import AppFactory, charge_body
 
 pytestmark = pytest.mark.integration
+
+
+def faults_now(client: FlaskClient) -> dict[str, Any]:
+    answer: dict[str, Any] = client.get("/_admin/faults").get_json()
+    return answer
 
 
 def put_faults(client: FlaskClient, **faults: object) -> None:
@@ -188,15 +194,14 @@ def test_a_hung_charge_waits_before_it_does_anything_and_only_as_many_as_asked(
 
     with ThreadPoolExecutor(1) as pool:
         hung = pool.submit(charge, "a")
-        assert wait_until(lambda: watcher.get("/_admin/faults").json["hanging"] == 1, timeout=5)
-        seen_while_hanging.append(
-            watcher.get(f"/_admin/charges?reference=PAY_{unique}a").json["data"]
-        )
+        assert wait_until(lambda: faults_now(watcher)["hanging"] == 1, timeout=5)
+        listed = watcher.get(f"/_admin/charges?reference=PAY_{unique}a").get_json()
+        seen_while_hanging.append(listed["data"])
         status, took = hung.result(timeout=10)
     assert (status, took >= 0.4) == (201, True)
     assert seen_while_hanging == [[]]  # nothing was made while it hung
     assert charge("b")[1] < 0.4  # the budget was one call
-    state = watcher.get("/_admin/faults").json
+    state = faults_now(watcher)
     assert (state["hang_calls_left"], state["hanging"]) == (0, 0)
 
 
@@ -208,10 +213,11 @@ def test_a_request_that_hung_past_its_caller_replays_the_charge_its_retry_made(
     body, headers = charge_body(f"PAY_{unique}"), {"Idempotency-Key": unique}
     with ThreadPoolExecutor(1) as pool:
         hung = pool.submit(client.post, "/charges", json=body, headers=headers)
-        assert wait_until(lambda: retrier.get("/_admin/faults").json["hanging"] == 1, timeout=5)
+        assert wait_until(lambda: faults_now(retrier)["hanging"] == 1, timeout=5)
         assert retrier.post("/charges", json=body, headers=headers).status_code == 201
         assert hung.result(timeout=10).status_code == 200  # a replay: no second charge
-    assert len(client.get(f"/_admin/charges?reference=PAY_{unique}").json["data"]) == 1
+    listed = client.get(f"/_admin/charges?reference=PAY_{unique}").get_json()
+    assert len(listed["data"]) == 1
 
 
 def test_a_silent_psp_sends_no_webhook_for_what_it_made_meanwhile(

@@ -134,7 +134,7 @@ def test_early_failure_reports_failed_first_then_the_success_the_charge_is() -> 
     charge, webhooks = plan("pm_card_early_failure")
     failure, success = webhooks
     assert [e["status"] for e in events(webhooks)] == ["FAILED", "SUCCESS"]
-    assert events(webhooks)[0]["gatewayData"]["failureCode"] == "card_declined"
+    assert json.loads(failure.body)["gatewayData"]["failureCode"] == "card_declined"
     assert failure.due_at == charge.settles_at < success.due_at
     assert charge.outcome is Status.SUCCEEDED
 

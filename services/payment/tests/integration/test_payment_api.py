@@ -9,6 +9,9 @@ from typing import Any
 import psycopg
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
+
+from payment_service.settings import PaymentSettings
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +35,11 @@ def _payments_of(payment_db: str, merchant: str) -> int:
 
 
 def test_creating_a_payment_stores_it_and_queues_its_event(
-    client, headers, payment_db: str, merchant: str, unique: str
+    client: FlaskClient,
+    headers: Callable[..., dict[str, str]],
+    payment_db: str,
+    merchant: str,
+    unique: str,
 ) -> None:
     response = client.post("/payments", json=BODY, headers=headers(f"key-{unique}"))
     assert response.status_code == 201
@@ -62,7 +69,7 @@ def test_creating_a_payment_stores_it_and_queues_its_event(
 
 
 def test_fifty_concurrent_identical_requests_make_one_payment(
-    app: Flask, headers, payment_db: str, merchant: str, unique: str
+    app: Flask, headers: Callable[..., dict[str, str]], payment_db: str, merchant: str, unique: str
 ) -> None:
     request_headers = headers(f"key-{unique}")
 
@@ -79,7 +86,11 @@ def test_fifty_concurrent_identical_requests_make_one_payment(
 
 
 def test_a_different_request_under_the_same_key_is_refused(
-    client, headers, payment_db: str, merchant: str, unique: str
+    client: FlaskClient,
+    headers: Callable[..., dict[str, str]],
+    payment_db: str,
+    merchant: str,
+    unique: str,
 ) -> None:
     assert client.post("/payments", json=BODY, headers=headers(f"k-{unique}")).status_code == 201
     other = client.post("/payments", json={**BODY, "amount": 3001}, headers=headers(f"k-{unique}"))
@@ -90,7 +101,11 @@ def test_a_different_request_under_the_same_key_is_refused(
 
 
 def test_the_same_key_from_another_merchant_is_another_request(
-    client, headers, payment_db: str, merchant: str, unique: str
+    client: FlaskClient,
+    headers: Callable[..., dict[str, str]],
+    payment_db: str,
+    merchant: str,
+    unique: str,
 ) -> None:
     first = client.post("/payments", json=BODY, headers=headers(f"k-{unique}"))
     second = client.post(
@@ -101,7 +116,11 @@ def test_the_same_key_from_another_merchant_is_another_request(
 
 
 def test_a_duplicate_of_a_request_still_in_flight_gets_409(
-    payment_settings, headers, payment_db: str, merchant: str, unique: str
+    payment_settings: PaymentSettings,
+    headers: Callable[..., dict[str, str]],
+    payment_db: str,
+    merchant: str,
+    unique: str,
 ) -> None:
     from dataclasses import replace
 
@@ -144,8 +163,8 @@ def test_a_duplicate_of_a_request_still_in_flight_gets_409(
     ],
 )
 def test_invalid_bodies_get_a_problem_and_write_nothing(
-    client,
-    headers,
+    client: FlaskClient,
+    headers: Callable[..., dict[str, str]],
     payment_db: str,
     merchant: str,
     unique: str,
@@ -173,8 +192,8 @@ def test_invalid_bodies_get_a_problem_and_write_nothing(
     ],
 )
 def test_malformed_requests_get_a_problem(
-    client,
-    headers,
+    client: FlaskClient,
+    headers: Callable[..., dict[str, str]],
     payment_db: str,
     merchant: str,
     unique: str,
@@ -190,7 +209,9 @@ def test_malformed_requests_get_a_problem(
     assert _payments_of(payment_db, merchant) == 0
 
 
-def test_a_missing_idempotency_key_is_refused(client, headers, payment_db, merchant) -> None:
+def test_a_missing_idempotency_key_is_refused(
+    client: FlaskClient, headers: Callable[..., dict[str, str]], payment_db: str, merchant: str
+) -> None:
     response = client.post("/payments", json=BODY, headers=headers())
     assert response.status_code == 400
     assert response.get_json()["code"] == "idempotency_key_missing"
@@ -198,7 +219,7 @@ def test_a_missing_idempotency_key_is_refused(client, headers, payment_db, merch
 
 
 def test_requests_without_a_valid_token_or_scope_are_refused(
-    client, token_for: Callable[..., str], merchant: str
+    client: FlaskClient, token_for: Callable[..., str], merchant: str
 ) -> None:
     assert client.get("/payments").status_code == 401
     bad = client.get("/payments", headers={"Authorization": "Bearer not-a-jwt"})
@@ -212,7 +233,9 @@ def test_requests_without_a_valid_token_or_scope_are_refused(
     assert refused.status_code == 403 and refused.get_json()["code"] == "insufficient_scope"
 
 
-def test_another_merchants_payment_is_not_found(client, headers, merchant, unique) -> None:
+def test_another_merchants_payment_is_not_found(
+    client: FlaskClient, headers: Callable[..., dict[str, str]], merchant: str, unique: str
+) -> None:
     payment = client.post("/payments", json=BODY, headers=headers(f"k-{unique}")).get_json()
     assert client.get(f"/payments/{payment['id']}", headers=headers()).status_code == 200
     foreign = client.get(f"/payments/{payment['id']}", headers=headers(merchant_id="MER_other"))
@@ -221,7 +244,7 @@ def test_another_merchants_payment_is_not_found(client, headers, merchant, uniqu
 
 
 def test_listing_filters_by_status_and_pages_with_a_cursor(
-    client, headers, payment_db: str, unique: str
+    client: FlaskClient, headers: Callable[..., dict[str, str]], payment_db: str, unique: str
 ) -> None:
     ids = [
         client.post("/payments", json=BODY, headers=headers(f"k-{unique}-{n}")).get_json()["id"]
@@ -242,7 +265,13 @@ def test_listing_filters_by_status_and_pages_with_a_cursor(
     assert bad.status_code == 400 and bad.get_json()["code"] == "invalid_cursor"
 
 
-def _succeeded_payment(client, headers, payment_db: str, key: str, amount: int) -> str:
+def _succeeded_payment(
+    client: FlaskClient,
+    headers: Callable[..., dict[str, str]],
+    payment_db: str,
+    key: str,
+    amount: int,
+) -> str:
     payment = client.post(
         "/payments", json={**BODY, "amount": amount}, headers=headers(key)
     ).get_json()
@@ -254,7 +283,9 @@ def _succeeded_payment(client, headers, payment_db: str, key: str, amount: int) 
     return str(payment["id"])
 
 
-def test_only_succeeded_payments_refund(client, headers, unique: str) -> None:
+def test_only_succeeded_payments_refund(
+    client: FlaskClient, headers: Callable[..., dict[str, str]], unique: str
+) -> None:
     payment = client.post("/payments", json=BODY, headers=headers(f"k-{unique}")).get_json()
     refused = client.post(
         f"/payments/{payment['id']}/refunds", json={"amount": 100}, headers=headers(f"r-{unique}")
@@ -264,7 +295,11 @@ def test_only_succeeded_payments_refund(client, headers, unique: str) -> None:
 
 
 def test_concurrent_refunds_never_exceed_the_captured_amount(
-    app: Flask, client, headers, payment_db: str, unique: str
+    app: Flask,
+    client: FlaskClient,
+    headers: Callable[..., dict[str, str]],
+    payment_db: str,
+    unique: str,
 ) -> None:
     payment_id = _succeeded_payment(client, headers, payment_db, f"k-{unique}", 1000)
 
@@ -289,7 +324,9 @@ def test_concurrent_refunds_never_exceed_the_captured_amount(
     )
 
 
-def test_a_full_refund_takes_what_is_left(client, headers, payment_db: str, unique) -> None:
+def test_a_full_refund_takes_what_is_left(
+    client: FlaskClient, headers: Callable[..., dict[str, str]], payment_db: str, unique: str
+) -> None:
     payment_id = _succeeded_payment(client, headers, payment_db, f"k-{unique}", 1000)
     partial = client.post(
         f"/payments/{payment_id}/refunds", json={"amount": 250}, headers=headers(f"r1-{unique}")
@@ -307,7 +344,11 @@ def test_a_full_refund_takes_what_is_left(client, headers, payment_db: str, uniq
 
 
 def test_idempotency_records_are_kept_a_day_and_pruned_after(
-    client, headers, payment_db: str, merchant: str, unique: str
+    client: FlaskClient,
+    headers: Callable[..., dict[str, str]],
+    payment_db: str,
+    merchant: str,
+    unique: str,
 ) -> None:
     from payment_service.adapters.unit_of_work import PostgresUnitOfWork
 

@@ -32,3 +32,16 @@ def test_only_an_object_is_an_object() -> None:
     assert loads_object(b'{"a": 1}') == {"a": 1}
     with pytest.raises(StrictJsonError, match="not an object"):
         loads_object(b"[1]")
+
+
+@pytest.mark.parametrize(
+    "raw", [rb'{"a": "\ud800"}', rb'{"\uDFFF": 1}', rb'["ok", {"b": "x\udc00"}]']
+)
+def test_a_lone_surrogate_is_not_text(raw: bytes) -> None:
+    with pytest.raises(StrictJsonError) as caught:
+        loads(raw)
+    assert caught.value.reason == "not_unicode"
+
+
+def test_an_escaped_surrogate_pair_is_one_character() -> None:
+    assert loads(rb'{"a": "\ud83d\ude00"}') == {"a": "\U0001f600"}

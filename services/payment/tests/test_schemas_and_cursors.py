@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
+from payevents.strict_json import has_lone_surrogate
 from payment_service.domain.payment import Payment
 from payment_service.entrypoints.representations import decode_cursor, encode_cursor
-from payment_service.entrypoints.schemas import CreatePaymentSchema, has_lone_surrogate
+from payment_service.entrypoints.schemas import CreatePaymentSchema
 
 CURRENCIES = frozenset({"EUR", "USD"})
 MAX_AMOUNT = 1_000_000

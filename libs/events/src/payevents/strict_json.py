@@ -1,16 +1,23 @@
 """One strict reading of JSON bytes for every boundary: Kafka messages, API bodies, webhooks.
 
-Duplicate keys, NaN/Infinity and non-UTF-8 text are refused: two parsers reading one document
-differently is how a verified amount and an applied amount drift apart. Nesting can be bounded,
-measured without recursion so a hostile document cannot overflow the stack.
+Duplicate keys, NaN/Infinity, non-UTF-8 text and lone surrogates (``"\ud800"`` is valid JSON
+but no Unicode string: it cannot be stored or written out as UTF-8) are refused: two parsers
+reading one document differently is how a verified amount and an applied amount drift apart.
+Nesting can be bounded, measured without recursion so a hostile document cannot overflow the
+stack.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
-StrictJsonReason = Literal["not_utf8", "empty", "duplicate_key", "invalid", "too_deep"]
+StrictJsonReason = Literal[
+    "not_utf8", "empty", "duplicate_key", "invalid", "too_deep", "not_unicode"
+]
+# Only an escape can put a surrogate into a document that decoded as UTF-8.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class StrictJsonError(ValueError):
@@ -44,7 +51,27 @@ def loads(raw: bytes, *, max_depth: int | None = None) -> Any:
         raise StrictJsonError("invalid", f"not valid JSON: {error}") from None
     if max_depth is not None and nesting_exceeds(value, max_depth):
         raise StrictJsonError("too_deep", f"objects and arrays nest deeper than {max_depth}")
+    if _SURROGATE_ESCAPE.search(text) and has_lone_surrogate(value):
+        raise StrictJsonError("not_unicode", "a string holds a lone surrogate, not Unicode text")
     return value
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether any string in ``value`` (keys included) cannot be encoded as UTF-8."""
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 def nesting_exceeds(value: Any, max_depth: int) -> bool:

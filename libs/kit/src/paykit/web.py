@@ -102,6 +102,13 @@ def json_body() -> dict[str, Any]:
     except StrictJsonError as error:
         if error.reason == "too_deep":
             raise Problem(400, "json_too_deep", detail=f"The request body: {error}.") from None
+        if error.reason == "not_unicode":
+            raise Problem(
+                400,
+                "invalid_text",
+                detail="The request body holds a string that is not valid Unicode"
+                " (a lone surrogate).",
+            ) from None
         raise Problem(
             400, "malformed_json", detail=f"The request body is not acceptable JSON: {error}."
         ) from None

@@ -1,9 +1,8 @@
 """Request validation: marshmallow schemas that refuse anything they do not recognise.
 
-Text the database cannot store, or that is not text at all, is refused here with a 4xx: a NUL
-character (PostgreSQL text cannot hold one) in what is stored, and anywhere in a body a lone
-surrogate (``"\\ud800"`` is valid JSON but no Unicode string: it cannot be written out as UTF-8,
-not to the database, not in an event, not even in an error message).
+Text the database cannot store is refused here with a 4xx: a NUL character (PostgreSQL text
+cannot hold one) in what is stored. Lone surrogates are refused for every body, and every
+Kafka message, by ``payevents.strict_json``.
 """
 
 from __future__ import annotations
@@ -26,24 +25,6 @@ class StrictInt(fields.Integer):
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.make_error("invalid")
         return super()._validated(value)
-
-
-def has_lone_surrogate(value: Any) -> bool:
-    """Whether any string in ``value`` (keys included) is not encodable Unicode."""
-    pending = [value]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            pending.extend(node.keys())
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
-        elif isinstance(node, str):
-            try:
-                node.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-    return False
 
 
 class CreatePaymentSchema(Schema):

@@ -183,6 +183,7 @@ def admin_blueprint(service: LedgerService, auth: BearerAuth) -> Blueprint:
             reason=body["reason"],
             actor=actor,
             effective_at=body["effective_at"] or datetime.now(UTC),
+            effective_at_given=body["effective_at"] is not None,
         )
         try:
             with service.connections().connection() as conn, conn.transaction():

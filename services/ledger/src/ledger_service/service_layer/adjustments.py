@@ -7,7 +7,7 @@ request's Idempotency-Key) makes it happen once; the same key with another adjus
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -30,6 +30,14 @@ class Adjust:
     reason: str
     actor: str
     effective_at: datetime
+    # False when the request named no effective time (now was taken): a repeat then matches
+    # whatever time the first one was given.
+    effective_at_given: bool = field(default=True, compare=False)
+
+    def repeats(self, stored: Adjust) -> bool:
+        if self.effective_at_given:
+            return self == stored
+        return replace(self, effective_at=stored.effective_at) == stored
 
     def body(self) -> str:
         """The adjustment as the ledger keeps it, to replay and to compare repeats with."""
@@ -86,7 +94,7 @@ def adjust(
         (reference,),
     ).fetchone()
     if stored is not None:
-        if Adjust.from_body(stored[0]) != command:
+        if not command.repeats(Adjust.from_body(stored[0])):
             raise AdjustmentConflict(
                 f"reference {command.reference!r} was used for another adjustment"
             )

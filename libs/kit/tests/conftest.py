@@ -14,6 +14,7 @@ from payevents import Envelope, encode, new_event
 from payevents.topics import ConsumerGroup, Topic
 from paykit.consumer import Consumer, ConsumerSettings, Handler
 from paykit.db import Connection, create_pool
+from paykit.dlq import DeadLetter, list_dead_letters
 from paykit.kafka_clients import create_consumer, create_producer
 from paykit.migrations import KIT_MIGRATIONS
 from paykit.testing import scratch_database
@@ -141,3 +142,10 @@ def publish(cluster: ClusterEnv) -> Iterator[Callable[..., None]]:
 
     yield send
     producer.close()
+
+
+@pytest.fixture
+def letters(cluster: ClusterEnv, topic: Topic) -> Callable[[], list[DeadLetter]]:
+    """Every letter now in the DLQ of ``topic``'s group."""
+    dlq = topic.dlq_topic(topic.consumers[0].name)
+    return lambda: list_dead_letters(cluster.bootstrap_servers, dlq)

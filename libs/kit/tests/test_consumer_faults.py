@@ -26,7 +26,6 @@ from paykit.consumer.routing import (
     header,
 )
 from paykit.db import Connection
-from paykit.dlq import DeadLetter, list_dead_letters
 from paykit.kafka_clients import create_producer
 from paykit.testing import running, wait_until
 
@@ -45,12 +44,6 @@ def producer(cluster: ClusterEnv) -> Iterator[KafkaProducer]:
     made = create_producer(cluster.bootstrap_servers, client_id="fault-tests")
     yield made
     made.close()
-
-
-@pytest.fixture
-def letters(cluster: ClusterEnv, topic: Topic) -> Callable[[], list[DeadLetter]]:
-    dlq = topic.dlq_topic(topic.consumers[0].name)
-    return lambda: list_dead_letters(cluster.bootstrap_servers, dlq)
 
 
 def swallow_a_database_error(conn: Connection, envelope: Envelope) -> None:

@@ -5,6 +5,7 @@ from paykit.consumer.errors import (
     ConsumerConfigError,
     InvalidMessage,
     MalformedRecord,
+    NotYetApplicable,
     RetryableError,
     TransactionAborted,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "Handler",
     "InvalidMessage",
     "MalformedRecord",
+    "NotYetApplicable",
     "RetryableError",
     "TransactionAborted",
 ]

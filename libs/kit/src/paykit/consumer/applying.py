@@ -6,11 +6,15 @@ for an outcome that failed. It raises only ``DatabaseUnavailable``, when no tran
 trusted to have committed: the caller redoes the whole batch once the database is back, and the
 inbox turns what did commit into duplicates.
 
-Two strategies. Per event (``per_batch=False``): one transaction per event, for handlers that
-call other systems. Per batch: one transaction, one inbox statement and no savepoints (the fast
-path); if any handler fails, it is rolled back and the batch is applied again event by event,
-each in a savepoint, so that only the culprit fails. Batch handlers therefore do database work
-only: they may run twice.
+Three strategies. Per event (``per_batch=False``): one transaction per event. Handler-owned
+(``handler_transactions=True``), for handlers that call other systems (a PSP): the runtime opens
+no transaction around the handler, so no lock can be held across the call; the connection it
+is given is in autocommit mode, the handler commits its own short transactions (recording the
+intent, then applying the answer) and must be idempotent, because the inbox row is written only
+after it returns: a crash in between repeats the handler. Per batch: one transaction, one
+inbox statement and no savepoints (the fast path); if any handler fails, it is rolled back and
+the batch is applied again event by event, each in a savepoint, so that only the culprit
+fails. Batch handlers therefore do database work only: they may run twice.
 
 Whichever the strategy, a handler that returns with its transaction aborted (it caught a
 database error without a savepoint) has failed: COMMIT would silently roll its effect back.
@@ -41,6 +45,7 @@ log = structlog.get_logger(__name__)
 _INBOX_ONE = (
     "INSERT INTO inbox (consumer, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1"
 )
+_INBOX_SEEN = "SELECT 1 FROM inbox WHERE consumer = %s AND event_id = %s"
 _INBOX_MANY = (
     "INSERT INTO inbox (consumer, event_id) SELECT %s, unnest(%s::text[])"
     " ON CONFLICT DO NOTHING RETURNING event_id"
@@ -69,6 +74,7 @@ class Applier:
         group: str,
         *,
         per_batch: bool,
+        handler_transactions: bool = False,
         in_place_delays: Sequence[float] = (0.05, 0.25),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -76,6 +82,7 @@ class Applier:
         self.handler = handler
         self.group = group
         self.per_batch = per_batch
+        self.handler_transactions = handler_transactions
         self.in_place_delays = tuple(in_place_delays)
         self.sleep = sleep
 
@@ -85,6 +92,9 @@ class Applier:
             return
         try:
             with self.pool.connection(timeout=10) as conn:
+                if self.handler_transactions:
+                    self._apply_unwrapped(conn, pending)
+                    return
                 if not self.per_batch:
                     for outcome in pending:
                         self._apply_one(conn, outcome)
@@ -125,17 +135,37 @@ class Applier:
             return False
         return True
 
-    def _apply_one(self, conn: Connection, outcome: Outcome) -> None:
+    def _apply_unwrapped(self, conn: Connection, pending: list[Outcome]) -> None:
+        conn.autocommit = True
+        try:
+            for outcome in pending:
+                self._apply_one(conn, outcome, wrapped=False)
+                self._count(outcome)
+        finally:
+            if not conn.broken:
+                conn.autocommit = False
+
+    def _attempt(self, conn: Connection, envelope: Envelope, *, wrapped: bool) -> bool:
+        """Run the handler once; False when the inbox already had the event."""
+        if not wrapped:
+            if conn.execute(_INBOX_SEEN, (self.group, envelope.id)).fetchone() is not None:
+                return False
+            self.handler(conn, envelope)
+            conn.execute(_INBOX_ONE, (self.group, envelope.id))
+            return True
+        with conn.transaction():
+            if conn.execute(_INBOX_ONE, (self.group, envelope.id)).fetchone() is None:
+                return False
+            self.handler(conn, envelope)
+            require_healthy(conn)
+        return True
+
+    def _apply_one(self, conn: Connection, outcome: Outcome, *, wrapped: bool = True) -> None:
         envelope = outcome.envelope
         assert envelope is not None
         for attempt in range(len(self.in_place_delays) + 1):
             try:
-                with conn.transaction():
-                    if conn.execute(_INBOX_ONE, (self.group, envelope.id)).fetchone() is None:
-                        outcome.duplicate = True
-                        return
-                    self.handler(conn, envelope)
-                    require_healthy(conn)
+                outcome.duplicate = not self._attempt(conn, envelope, wrapped=wrapped)
                 return
             except Exception as error:
                 disposition = classify(error)

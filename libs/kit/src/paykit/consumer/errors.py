@@ -9,6 +9,15 @@ class RetryableError(Exception):
     """A transient failure (a provider timed out): retry through the tiers, then dead-letter."""
 
 
+class NotYetApplicable(RetryableError):
+    """The message may have overtaken what it depends on (a report about a payment whose
+    creation is not committed yet): retry through the tiers, then dead-letter.
+
+    Its dead letter never counts toward the DLQ limit: a burst of such messages says something
+    about their sender, nothing about this consumer's health, and must not park it.
+    """
+
+
 class MalformedRecord(InvalidMessage):
     """The record itself cannot be read or routed: no value (a tombstone), a bad routing header."""
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from payevents.topics import Topic
-from paykit.consumer.errors import MalformedRecord
+from paykit.consumer.errors import MalformedRecord, NotYetApplicable
 
 H_ATTEMPTS = "x-attempts"
 H_NOT_BEFORE = "x-retry-not-before-ms"
@@ -94,6 +94,10 @@ class Failure:
 
     kind: str
     error: BaseException
+
+    @property
+    def counts_toward_limit(self) -> bool:
+        return not isinstance(self.error, NotYetApplicable)
 
     @property
     def error_type(self) -> str:

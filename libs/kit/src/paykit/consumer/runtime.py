@@ -54,6 +54,9 @@ class ConsumerSettings:
     group: str
     batch_size: int = 100
     transaction_per_batch: bool = True
+    # The handler calls other systems: the runtime holds no transaction while it runs (see
+    # paykit.consumer.applying); it needs transaction_per_batch=False.
+    handler_transactions: bool = False
     retry_delays: tuple[float, ...] | None = None  # default: the catalogue's
     poll_timeout: float = 0.5
     health_file: Path | None = None
@@ -80,6 +83,10 @@ class ConsumerSettings:
                     f"group {self.group}: retry delays must be positive seconds,"
                     f" got {self.retry_delays}"
                 )
+        if self.handler_transactions and self.transaction_per_batch:
+            raise ConsumerConfigError(
+                f"group {self.group}: handler_transactions needs transaction_per_batch=False"
+            )
         if self.batch_size < 1:
             raise ConsumerConfigError(f"group {self.group}: batch_size must be at least 1")
 
@@ -135,7 +142,11 @@ class Consumer:
         self.producer = producer
         self.clock = clock
         self.applier = Applier(
-            pool, handler, settings.group, per_batch=settings.transaction_per_batch
+            pool,
+            handler,
+            settings.group,
+            per_batch=settings.transaction_per_batch,
+            handler_transactions=settings.handler_transactions,
         )
         self.scheduler = RetryScheduler(kafka_consumer, settings.topic.name, clock)
         self.parks = ParkStore(pool, settings.group)
@@ -247,8 +258,9 @@ class Consumer:
                 failure=failure,
                 now=self.clock(),
             )
-            limit.record(route.dead_letter)
-            if route.dead_letter and limit.exceeded():
+            if failure.counts_toward_limit:
+                limit.record(route.dead_letter)
+            if route.dead_letter and failure.counts_toward_limit and limit.exceeded():
                 tripped = (
                     f"DLQ limit: most recent messages were dead-lettered"
                     f" (last: {failure.error_type}: {failure.message})"

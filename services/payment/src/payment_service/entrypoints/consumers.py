@@ -1,13 +1,13 @@
 """Event handlers for the payment service's two consumer groups.
 
-``payment-psp-charger`` reads the service's own payment-events and talks to the PSP. Its
-handler does not use the transaction the consumer runtime opens for it: that transaction carries
-only the event's inbox row. The work runs in its own short transactions on the service's pool,
-around the PSP call, so no payment or refund row is locked while the PSP is asked (see
-``service_layer.charging``). Exactly once still holds without the inbox: the effect commits with
-the payment's state change, and a redelivery (the inbox row lost in a crash after the effect
-committed) finds the payment past ``created`` and does nothing; a repeated PSP call is harmless,
-as its idempotency key is the payment or refund id.
+``payment-psp-charger`` reads the service's own payment-events and talks to the PSP. It runs
+with ``handler_transactions``: the consumer runtime holds no transaction while the handler runs
+and writes the inbox row after it returns. The work runs in its own short transactions on the
+service's pool, around the PSP call, so no row is locked and no transaction is open while the
+PSP is asked (see ``service_layer.charging``). Exactly once holds without the inbox: the effect
+commits with the payment's state change, and a redelivery (a crash after the effect committed,
+before the inbox row) finds the payment past ``created`` and does nothing; a repeated PSP call
+is harmless, as its idempotency key is the payment or refund id.
 
 ``payment-status-applier`` reads webhook-events and judges what the PSP reported, in the
 runtime's transaction: database work only.
@@ -16,7 +16,7 @@ runtime's transaction: database work only.
 from __future__ import annotations
 
 from payevents import Envelope
-from paykit.consumer import Handler, InvalidMessage, RetryableError
+from paykit.consumer import Handler, InvalidMessage, NotYetApplicable, RetryableError
 from paykit.db import Connection
 from payment_service.bootstrap import PaymentService
 from payment_service.domain.psp import PspStatus
@@ -85,7 +85,8 @@ def status_applier(service: PaymentService) -> Handler:
                 confirm_after=service.stuck_after,
             )
         except (UnknownPayment, UnknownRefund, RefundNotAcknowledged) as error:
-            # Possibly a race with the charger's commit: the retry tiers, then the DLQ.
-            raise RetryableError(str(error)) from error
+            # Possibly a race with the charger's commit: the retry tiers, then the DLQ, never
+            # counted toward the DLQ limit (a burst of them must not park the applier).
+            raise NotYetApplicable(str(error)) from error
 
     return handle

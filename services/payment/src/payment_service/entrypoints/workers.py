@@ -44,6 +44,7 @@ def run_charger(config: PaymentSettings) -> None:
         CHARGER_GROUP,
         batch_size=charger_batch_size(config.psp_timeout_seconds),
         transaction_per_batch=False,
+        handler_transactions=True,
         retry_delays=config.charge_retry_delays,
     )
     try:

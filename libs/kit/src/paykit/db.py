@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -25,6 +25,16 @@ def create_pool(
         check=ConnectionPool.check_connection,
     )
     return pool
+
+
+def readiness_check(pool: ConnectionPool, *, timeout: float = 2.0) -> Callable[[], None]:
+    """For ``/readyz``: raises unless the pool hands out a connection that answers in time."""
+
+    def check() -> None:
+        with pool.connection(timeout=timeout) as conn:
+            conn.execute("SELECT 1")
+
+    return check
 
 
 @contextmanager

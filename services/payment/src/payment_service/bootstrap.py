@@ -10,9 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from psycopg_pool import ConnectionPool
-
-from paykit.db import Connection, create_pool
+from paykit.db import Connection, create_pool, readiness_check
 from paykit.web import ReadinessCheck
 from payment_service.adapters.psp import HttpPaymentProvider
 from payment_service.adapters.unit_of_work import PostgresUnitOfWork, pooled_transactions
@@ -77,7 +75,7 @@ def bootstrap(
     if transactions is None:
         pool = create_pool(settings.database_url.reveal(), max_size=pool_size, name=name)
         closers.append(pool.close)
-        checks["database"] = _database_check(pool)
+        checks["database"] = readiness_check(pool, timeout=_READINESS_TIMEOUT_SECONDS)
         transactions = pooled_transactions(pool, lock_timeout_ms=lock_timeout_ms)
     if psp is None and with_psp:
         http_psp = HttpPaymentProvider(
@@ -98,11 +96,3 @@ def bootstrap(
         readiness_checks=checks,
         closers=closers,
     )
-
-
-def _database_check(pool: ConnectionPool) -> ReadinessCheck:
-    def check() -> None:
-        with pool.connection(timeout=_READINESS_TIMEOUT_SECONDS) as conn:
-            conn.execute("SELECT 1")
-
-    return check

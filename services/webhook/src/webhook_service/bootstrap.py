@@ -12,9 +12,8 @@ from functools import partial
 from typing import Final
 
 import redis
-from psycopg_pool import ConnectionPool
 
-from paykit.db import create_pool
+from paykit.db import create_pool, readiness_check
 from paykit.web import ReadinessCheck
 from webhook_service.adapters.postgres_unit_of_work import PostgresUnitOfWork
 from webhook_service.adapters.replay_cache import NoReplayCache, RedisReplayCache
@@ -78,7 +77,7 @@ def bootstrap(
             settings.database_url.reveal(), max_size=settings.db_pool_size, name=SERVICE_NAME
         )
         closers.append(pool.close)
-        checks["database"] = _database_check(pool)
+        checks["database"] = readiness_check(pool, timeout=_READINESS_TIMEOUT_SECONDS)
         unit_of_work = partial(PostgresUnitOfWork, pool)
     if settings.redis_url is not None and (replay_cache is None or rate_limiter is None):
         client = redis.Redis.from_url(
@@ -101,11 +100,3 @@ def bootstrap(
         readiness_checks=checks,
         closers=closers,
     )
-
-
-def _database_check(pool: ConnectionPool) -> ReadinessCheck:
-    def check() -> None:
-        with pool.connection(timeout=_READINESS_TIMEOUT_SECONDS) as conn:
-            conn.execute("SELECT 1")
-
-    return check

@@ -27,8 +27,8 @@ from psp_simulator.testing import (
     serving,
 )
 
-WEBHOOK_SECRET = "whsec_test_current"
-OLD_WEBHOOK_SECRET = "whsec_test_previous"
+WEBHOOK_SECRET = "whsec_test_current_0123456789abcdef"
+OLD_WEBHOOK_SECRET = "whsec_test_previous_0123456789abcdef"
 FAST_TIMINGS = Timings(
     outcome_delay=0.1, response_delay=2.0, slow_webhook_delay=1.0, late_webhook_delay=0.3
 )

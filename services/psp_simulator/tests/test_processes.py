@@ -21,7 +21,7 @@ from psp_simulator.testing import ChargeMaker, WebhookReceiver, charge_body
 
 pytestmark = pytest.mark.integration
 
-SECRETS = "whsec_test_current,whsec_test_previous"
+SECRETS = "whsec_test_current_0123456789abcdef,whsec_test_previous_0123456789abcdef"
 
 
 def free_port() -> int:

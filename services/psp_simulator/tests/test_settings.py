@@ -10,7 +10,7 @@ REDIS = {"REDIS_URL": "redis://:hunter2@127.0.0.1:6379/0"}
 SENDER = {
     **REDIS,
     "PSP_WEBHOOK_URL": "http://127.0.0.1:8002/webhooks/psp",
-    "PSP_WEBHOOK_SECRETS": "whsec_new,whsec_old",
+    "PSP_WEBHOOK_SECRETS": "whsec_new_0123456789abcdef0123456, whsec_old_0123456789abcdef0123456",
 }
 
 
@@ -72,7 +72,7 @@ def test_redis_url_never_shows_in_settings() -> None:
 
 def test_sender_signs_with_the_first_secret() -> None:
     settings = load_sender_settings(SENDER)
-    assert settings.signing_secret == Secret("whsec_new")
+    assert settings.signing_secret == Secret("whsec_new_0123456789abcdef0123456")
     assert len(settings.webhook_secrets) == 2
     assert "whsec_new" not in repr(settings)
 
@@ -117,3 +117,8 @@ def test_sender_refuses_a_url_that_is_not_http_and_a_cap_below_the_base() -> Non
             }
         )
     assert set(error.value.variables) == {"PSP_WEBHOOK_URL", "PSP_WEBHOOK_RETRY_CAP_SECONDS"}
+
+
+def test_webhook_secrets_shorter_than_32_bytes_are_refused() -> None:
+    with pytest.raises(ConfigError, match="PSP_WEBHOOK_SECRETS: each secret must be at least 32"):
+        load_sender_settings({**SENDER, "PSP_WEBHOOK_SECRETS": "whsec_short"})

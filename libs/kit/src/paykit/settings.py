@@ -267,6 +267,20 @@ class Env:
             return self._absent(name, default, ())
         return items
 
+    def signing_secrets(self, name: builtins.str, *, min_bytes: builtins.int) -> tuple[Secret, ...]:
+        """Required HMAC secrets (several during a rotation), each stripped and long enough.
+
+        A trailing newline from a secret store would otherwise become part of the key and fail
+        every signature; a short key can be brute-forced offline from one captured message.
+        """
+        secrets = tuple(Secret(s.reveal().strip()) for s in self.secret_list(name))
+        short = [n for n, s in enumerate(secrets, start=1) if len(s.reveal().encode()) < min_bytes]
+        if short:
+            which = ", ".join(map(builtins.str, short))
+            problem = f"each secret must be at least {min_bytes} bytes once trimmed"
+            self._fail(name, f"{problem}; too short: no. {which} of {len(secrets)}", None)
+        return secrets
+
     def _raw(self, name: builtins.str) -> builtins.str | None:
         value = self._environ.get(name)
         return value if value is not None and value.strip() else None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
+from paykit.auth.webhook_signature import MIN_SECRET_BYTES
 from paykit.settings import ConfigError, ConfigProblem, Env, Secret, load_settings
 from psp_simulator.adapters.redis_keys import KeySpace
 from psp_simulator.domain.delivery import RetryPolicy
@@ -135,7 +136,8 @@ def _build_sender(env: Env) -> SenderSettings:
         webhook_url=webhook_url,
         # A stand-in keeps construction going when the variable is missing; the missing
         # variable is what gets reported.
-        webhook_secrets=env.secret_list("PSP_WEBHOOK_SECRETS") or (Secret("unset"),),
+        webhook_secrets=env.signing_secrets("PSP_WEBHOOK_SECRETS", min_bytes=MIN_SECRET_BYTES)
+        or (Secret("unset"),),
         key_prefix=_key_prefix(env, numbers),
         retry=RetryPolicy(
             base_seconds=base,

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Final
 
 from paykit.auth.audiences import ADMIN_AUDIENCE, PAYMENTS_API_AUDIENCE, WEBHOOKS_ADMIN_SCOPE
-from paykit.auth.webhook_signature import DEFAULT_TOLERANCE_SECONDS
+from paykit.auth.webhook_signature import DEFAULT_TOLERANCE_SECONDS, MIN_SECRET_BYTES
 from paykit.settings import ConfigError, ConfigProblem, Env, Secret, load_settings
 from webhook_service.domain.rate_limits import RateLimit
-from webhook_service.domain.signatures import MIN_SECRET_BYTES
 from webhook_service.service_layer.retention import DEFAULT_REJECTED_RETENTION, RetentionPolicy
 
 DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
@@ -75,7 +74,7 @@ def _web(env: Env) -> WebhookSettings:
     problems: list[ConfigProblem] = []  # rules across values, reported with the others
     settings = WebhookSettings(
         database_url=env.secret("WEBHOOK_DATABASE_URL"),
-        psp_webhook_secrets=_webhook_secrets(env, problems),
+        psp_webhook_secrets=env.signing_secrets("PSP_WEBHOOK_SECRETS", min_bytes=MIN_SECRET_BYTES),
         auth_issuer=env.str("AUTH_ISSUER"),
         auth_jwks_path=Path(env.str("AUTH_JWKS_PATH")),
         admin_audience=_admin_audience(env, problems),
@@ -113,27 +112,6 @@ def _web(env: Env) -> WebhookSettings:
     if problems:
         raise ConfigError(*problems)
     return settings
-
-
-def _webhook_secrets(env: Env, problems: list[ConfigProblem]) -> tuple[Secret, ...]:
-    """The active secrets, stripped; each long enough that guessing one is out of reach.
-
-    A trailing newline or space from a secret store would otherwise become part of the key and
-    fail every signature; a short secret is a key an attacker can brute-force offline from one
-    captured delivery.
-    """
-    name = "PSP_WEBHOOK_SECRETS"
-    secrets = tuple(Secret(secret.reveal().strip()) for secret in env.secret_list(name))
-    short = [
-        position
-        for position, secret in enumerate(secrets, start=1)
-        if len(secret.reveal().encode()) < MIN_SECRET_BYTES
-    ]
-    if short:
-        which = ", ".join(map(str, short))
-        problem = f"each secret must be at least {MIN_SECRET_BYTES} bytes once trimmed"
-        problems.append(ConfigProblem(name, f"{problem}; too short: no. {which} of {len(secrets)}"))
-    return secrets
 
 
 def _admin_audience(env: Env, problems: list[ConfigProblem]) -> str:

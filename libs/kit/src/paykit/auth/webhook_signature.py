@@ -17,6 +17,8 @@ SCHEME: Final = "v1"
 # The HTTP header that carries the signature, shared by the PSP (sender) and the platform.
 SIGNATURE_HEADER: Final = "Psp-Signature"
 DEFAULT_TOLERANCE_SECONDS: Final = 300
+MIN_SECRET_BYTES: Final = 32
+"""256 bits: the HMAC key length below which an offline guess from one captured delivery pays."""
 # Generous for a timestamp and a handful of signatures; anything longer is not ours.
 MAX_HEADER_LENGTH: Final = 2048
 

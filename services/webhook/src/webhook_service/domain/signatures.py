@@ -12,11 +12,9 @@ from datetime import UTC, datetime
 from typing import Final
 
 from paykit.auth import webhook_signature
+from paykit.auth.webhook_signature import MIN_SECRET_BYTES
 from paykit.settings import Secret
 from webhook_service.domain.errors import SignatureRejected
-
-MIN_SECRET_BYTES: Final = 32
-"""256 bits: the HMAC key length below which an offline guess from one captured delivery pays."""
 
 _EXPLANATIONS: Final = {
     "missing_signature": f"The {webhook_signature.SIGNATURE_HEADER} header is missing.",

@@ -29,7 +29,6 @@ _INSERT_TRANSACTION = (
     "INSERT INTO ledger_transactions (id, reference, business_key, kind, currency, merchant_id,"
     " payment_id, refund_id, settlement_batch_id, reason, actor, effective_at, recorded_at)"
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()))"
-    " RETURNING recorded_at"
 )
 _INSERT_ENTRIES = (
     "INSERT INTO ledger_entries (transaction_id, account_id, currency, side, amount)"
@@ -104,9 +103,10 @@ class LedgerRepository:
         *,
         effective_at: datetime,
         recorded_at: datetime | None,
-    ) -> datetime:
+    ) -> None:
+        """Writes without reading back, so a caller can send it in one pipeline."""
         ids = self.account_ids((entry.account for entry in posting.entries), posting.currency)
-        row = self.conn.execute(
+        self.conn.execute(
             _INSERT_TRANSACTION,
             (
                 transaction_id,
@@ -123,8 +123,7 @@ class LedgerRepository:
                 effective_at,
                 recorded_at,
             ),
-        ).fetchone()
-        assert row is not None
+        )
         self.conn.execute(
             _INSERT_ENTRIES,
             (
@@ -135,6 +134,12 @@ class LedgerRepository:
                 [entry.amount for entry in posting.entries],
             ),
         )
+
+    def recorded_at(self, transaction_id: str) -> datetime:
+        row = self.conn.execute(
+            "SELECT recorded_at FROM ledger_transactions WHERE id = %s", (transaction_id,)
+        ).fetchone()
+        assert row is not None, f"no transaction {transaction_id}"
         recorded: datetime = row[0]
         return recorded
 

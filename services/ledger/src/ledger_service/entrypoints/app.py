@@ -187,7 +187,9 @@ def admin_blueprint(service: LedgerService, auth: BearerAuth) -> Blueprint:
         )
         try:
             with service.connections().connection() as conn, conn.transaction():
-                recorded = adjust(LedgerRepository(conn), command)
+                repository = LedgerRepository(conn)
+                recorded = adjust(repository, command)
+                recorded_at = repository.recorded_at(recorded.transaction_id)
         except pg_errors.CheckViolation as error:
             raise Problem(
                 422, "balance_constraint", detail=error.diag.message_primary or str(error)
@@ -204,7 +206,7 @@ def admin_blueprint(service: LedgerService, auth: BearerAuth) -> Blueprint:
                 "entries": entry_views(recorded.posting.entries),
                 "reason": command.reason,
                 "actor": command.actor,
-                "recorded_at": _jsonable(recorded.recorded_at),
+                "recorded_at": _jsonable(recorded_at),
             }
         )
         response.status_code = 201

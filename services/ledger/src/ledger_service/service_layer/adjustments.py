@@ -89,17 +89,15 @@ def adjust(
     reference = source_reference(command.reference)
     transaction_id = transaction_id_for(reference)
     stored = repository.conn.execute(
-        "SELECT s.body, t.recorded_at FROM ledger_source_events s"
-        " JOIN ledger_transactions t ON t.id = s.transaction_id WHERE s.event_id = %s",
-        (reference,),
+        "SELECT body FROM ledger_source_events WHERE event_id = %s", (reference,)
     ).fetchone()
     if stored is not None:
         if not command.repeats(Adjust.from_body(stored[0])):
             raise AdjustmentConflict(
                 f"reference {command.reference!r} was used for another adjustment"
             )
-        return Recorded(transaction_id, posting, stored[1])
-    recorded = repository.record(
+        return Recorded(transaction_id, posting)
+    repository.record(
         transaction_id,
         reference,
         posting,
@@ -109,4 +107,4 @@ def adjust(
     repository.keep_source(reference, transaction_id, ADJUSTMENT_SOURCE, command.body(), {})
     if not replaying:
         announce(repository, transaction_id, posting, command.effective_at, cause=None)
-    return Recorded(transaction_id, posting, recorded)
+    return Recorded(transaction_id, posting)

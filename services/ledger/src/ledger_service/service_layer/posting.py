@@ -34,7 +34,6 @@ POSTED_EVENT: Final = "ledger.transaction_posted"
 class Recorded:
     transaction_id: str
     posting: Posting
-    recorded_at: datetime
 
 
 @dataclass(frozen=True)
@@ -150,19 +149,19 @@ def post_event(
     if posting is None:
         return None
     transaction_id = transaction_id_for(envelope.id)
-    recorded = repository.record(
-        transaction_id,
-        envelope.id,
-        posting,
-        effective_at=envelope.occurred_at,
-        recorded_at=recorded_at,
-    )
-    repository.keep_source(
-        envelope.id, transaction_id, envelope.type, encode(envelope)[0].decode(), given.context
-    )
-    if not given.replaying:
-        announce(repository, transaction_id, posting, envelope.occurred_at, cause=envelope)
-    return Recorded(transaction_id, posting, recorded)
+    body = encode(envelope)[0].decode()
+    with repository.conn.pipeline():  # the writes need no answers: one round trip for all
+        repository.record(
+            transaction_id,
+            envelope.id,
+            posting,
+            effective_at=envelope.occurred_at,
+            recorded_at=recorded_at,
+        )
+        repository.keep_source(envelope.id, transaction_id, envelope.type, body, given.context)
+        if not given.replaying:
+            announce(repository, transaction_id, posting, envelope.occurred_at, cause=envelope)
+    return Recorded(transaction_id, posting)
 
 
 def announce(

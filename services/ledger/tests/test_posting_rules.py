@@ -240,3 +240,33 @@ def test_a_closing_batch_nets_what_the_merchant_owes_against_escrow_beyond_the_p
         (accounts.payable(MERCHANT), Side.CREDIT, 5_000),
         (accounts.receivable(MERCHANT), Side.CREDIT, 700),
     }
+
+
+def test_the_worked_example_of_the_readme() -> None:
+    books = Books(FeeRule(140, 25))
+    escrow, payable, owed = (
+        accounts.escrow(MERCHANT),
+        accounts.payable(MERCHANT),
+        accounts.receivable(MERCHANT),
+    )
+
+    def held() -> tuple[int, int, int]:
+        return books.balances[escrow], books.balances[payable], books.balances[owed]
+
+    books.pay(10_000)
+    books.pay(5_000)
+    assert held() == (14_740, 0, 0)
+    books.post(postings.refund_succeeded(MERCHANT, "PAY_0", "ref_a", 3_000, CURRENCY, 14_740))
+    assert held() == (11_740, 0, 0)
+    books.post(postings.batch_closed(MERCHANT, "bat_1", CURRENCY, 11_740, 11_740, 0))
+    assert held() == (0, 11_740, 0)
+    books.post(postings.refund_succeeded(MERCHANT, "PAY_1", "ref_b", 2_000, CURRENCY, 0))
+    assert held() == (0, 11_740, 2_000)
+    books.post(postings.batch_paid(MERCHANT, "bat_1", CURRENCY, 11_740, 11_740))
+    books.pay(8_000)
+    assert held() == (7_863, 0, 2_000)
+    books.post(postings.batch_closed(MERCHANT, "bat_2", CURRENCY, 5_863, 7_863, 2_000))
+    assert held() == (0, 5_863, 0)
+    books.post(postings.batch_failed(MERCHANT, "bat_2", CURRENCY, 5_863, 5_863))
+    assert held() == (5_863, 0, 0)
+    assert books.trial_balance() == 0

@@ -65,8 +65,16 @@ class LedgerRepository:
             found = dict(self.conn.execute(_FIND_ACCOUNTS, (currency, wanted)).fetchall())
         return found
 
+    def hold_chain(self) -> None:
+        """Take the chain lock for the rest of the transaction (balances queued so far apply)."""
+        self.conn.execute("INSERT INTO ledger_chain_requests DEFAULT VALUES")
+
     def locked_balance(self, code: str, currency: str) -> int:
-        """A single-row account's balance, locked until commit: decisions read it, then post."""
+        """An account's balance for a decision, as of everything sealed before this posting.
+
+        Under the chain lock, held until commit, so no other posting seals in between.
+        """
+        self.hold_chain()
         account_id = self.account_ids([code], currency)[code]
         row = self.conn.execute(
             "SELECT balance FROM ledger_balances WHERE account_id = %s AND shard = 0 FOR UPDATE",

@@ -34,8 +34,6 @@ PSP_CLEARING: Final = "psp_clearing"
 PLATFORM_FEES: Final = "platform:fees"
 BANK_PAYOUTS: Final = "bank:payouts"
 MERCHANT_ACCOUNT_KINDS: Final = ("escrow", "payable", "receivable")
-# Sub-balances of a hot account: more than the writers that run at once (see README).
-HOT_ACCOUNT_SHARDS: Final = 8
 
 # Merchant ids may hold ':' themselves; the kind is always the last part. A code is an event
 # identifier (at most 128 characters), so a merchant id may have at most 107.
@@ -51,6 +49,8 @@ class AccountSpec:
     type: AccountType
     merchant_id: str | None = None
     never_negative: bool = False
+    # Sub-balances summed on read; one for every account since balances are applied under the
+    # chain lock (README, hot accounts). Kept in the schema for ledgers that have more.
     shards: int = 1
 
     @property
@@ -61,9 +61,9 @@ class AccountSpec:
 
 PLATFORM_ACCOUNTS: Final = {
     # What the PSP owes the platform: captured, not yet settled to the bank.
-    PSP_CLEARING: AccountSpec(PSP_CLEARING, AccountType.ASSET, shards=HOT_ACCOUNT_SHARDS),
+    PSP_CLEARING: AccountSpec(PSP_CLEARING, AccountType.ASSET),
     # The platform's revenue from fees.
-    PLATFORM_FEES: AccountSpec(PLATFORM_FEES, AccountType.REVENUE, shards=HOT_ACCOUNT_SHARDS),
+    PLATFORM_FEES: AccountSpec(PLATFORM_FEES, AccountType.REVENUE),
     # The platform's payout bank account: credited as money leaves to merchants.
     BANK_PAYOUTS: AccountSpec(BANK_PAYOUTS, AccountType.ASSET),
 }

@@ -97,6 +97,7 @@ def adjust(
                 f"reference {command.reference!r} was used for another adjustment"
             )
         return Recorded(transaction_id, posting)
+    repository.hold_chain()  # so an overdraft is refused now, not at commit
     repository.record(
         transaction_id,
         reference,

@@ -38,6 +38,10 @@ GUARD_TRIGGERS: Final = frozenset(
         ("ledger_source_events", "ledger_source_events_no_truncate"),
         ("ledger_balances", "ledger_balances_through_entries"),
         ("ledger_balances", "ledger_balances_no_truncate"),
+        ("ledger_accounts", "ledger_accounts_under_chain"),
+        ("ledger_pending_balance_changes", "ledger_pending_balance_changes_from_entries"),
+        ("ledger_pending_balance_changes", "ledger_pending_balance_changes_no_truncate"),
+        ("ledger_chain_requests", "ledger_chain_requests_take"),
     }
 )
 

@@ -17,12 +17,16 @@ from ledger_service.domain.postings import Entry, Posting
 from paykit.db import Connection
 
 _FIND_ACCOUNTS = "SELECT code, id FROM ledger_accounts WHERE currency = %s AND code = ANY(%s)"
+# Only accounts not there yet are attempted: opening one takes the chain lock (migration 0003).
 _OPEN_ACCOUNTS = (
     "INSERT INTO ledger_accounts"
     " (code, currency, type, normal_side, merchant_id, never_negative, shards)"
-    " SELECT code, %s, type, side, merchant, never_negative, shards FROM unnest("
-    "%s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[], %s::integer[])"
+    " SELECT code, %(currency)s, type, side, merchant, never_negative, shards FROM unnest("
+    "%(codes)s::text[], %(types)s::text[], %(sides)s::text[], %(merchants)s::text[],"
+    " %(never_negative)s::boolean[], %(shards)s::integer[])"
     " AS u(code, type, side, merchant, never_negative, shards)"
+    " WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a"
+    "   WHERE a.code = u.code AND a.currency = %(currency)s)"
     " ORDER BY code ON CONFLICT (code, currency) DO NOTHING"
 )
 _INSERT_TRANSACTION = (
@@ -32,9 +36,10 @@ _INSERT_TRANSACTION = (
 )
 _INSERT_ENTRIES = (
     "INSERT INTO ledger_entries (transaction_id, account_id, currency, side, amount)"
-    " SELECT %s, account_id, %s, side, amount"
-    " FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) WITH ORDINALITY"
-    " AS u(account_id, side, amount, n) ORDER BY n"
+    " SELECT %(transaction)s, a.id, %(currency)s, u.side, u.amount"
+    " FROM unnest(%(codes)s::text[], %(sides)s::text[], %(amounts)s::bigint[]) WITH ORDINALITY"
+    " AS u(code, side, amount, n)"
+    " JOIN ledger_accounts a ON a.code = u.code AND a.currency = %(currency)s ORDER BY u.n"
 )
 
 
@@ -48,22 +53,27 @@ class LedgerRepository:
         found: dict[str, int] = dict(
             self.conn.execute(_FIND_ACCOUNTS, (currency, wanted)).fetchall()
         )
-        missing = [accounts.spec_for(code) for code in wanted if code not in found]
+        missing = [code for code in wanted if code not in found]
         if missing:
-            self.conn.execute(
-                _OPEN_ACCOUNTS,
-                (
-                    currency,
-                    [spec.code for spec in missing],
-                    [spec.type.value for spec in missing],
-                    [spec.normal_side.value for spec in missing],
-                    [spec.merchant_id for spec in missing],
-                    [spec.never_negative for spec in missing],
-                    [spec.shards for spec in missing],
-                ),
-            )
+            self.open_accounts(missing, currency)
             found = dict(self.conn.execute(_FIND_ACCOUNTS, (currency, wanted)).fetchall())
         return found
+
+    def open_accounts(self, codes: Iterable[str], currency: str) -> None:
+        """Open those of the accounts that do not exist yet; reads nothing back."""
+        specs = [accounts.spec_for(code) for code in sorted(set(codes))]
+        self.conn.execute(
+            _OPEN_ACCOUNTS,
+            {
+                "currency": currency,
+                "codes": [spec.code for spec in specs],
+                "types": [spec.type.value for spec in specs],
+                "sides": [spec.normal_side.value for spec in specs],
+                "merchants": [spec.merchant_id for spec in specs],
+                "never_negative": [spec.never_negative for spec in specs],
+                "shards": [spec.shards for spec in specs],
+            },
+        )
 
     def hold_chain(self) -> None:
         """Take the chain lock for the rest of the transaction (balances queued so far apply)."""
@@ -113,7 +123,7 @@ class LedgerRepository:
         recorded_at: datetime | None,
     ) -> None:
         """Writes without reading back, so a caller can send it in one pipeline."""
-        ids = self.account_ids((entry.account for entry in posting.entries), posting.currency)
+        self.open_accounts((entry.account for entry in posting.entries), posting.currency)
         self.conn.execute(
             _INSERT_TRANSACTION,
             (
@@ -134,13 +144,13 @@ class LedgerRepository:
         )
         self.conn.execute(
             _INSERT_ENTRIES,
-            (
-                transaction_id,
-                posting.currency,
-                [ids[entry.account] for entry in posting.entries],
-                [entry.side.value for entry in posting.entries],
-                [entry.amount for entry in posting.entries],
-            ),
+            {
+                "transaction": transaction_id,
+                "currency": posting.currency,
+                "codes": [entry.account for entry in posting.entries],
+                "sides": [entry.side.value for entry in posting.entries],
+                "amounts": [entry.amount for entry in posting.entries],
+            },
         )
 
     def recorded_at(self, transaction_id: str) -> datetime:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from payevents import Envelope
 from payevents.topics import LEDGER_EVENTS
 from paykit.auth.jwt import SigningKey
 
@@ -70,13 +71,13 @@ def _escrow_reaches(ledger: httpx.Client, amount: int) -> Callable[[], dict[str,
 
 
 def test_a_payment_and_its_refund_end_in_the_merchants_ledger(
-    create_payment,
-    wait_for_status,
+    create_payment: Callable[..., dict[str, Any]],
+    wait_for_status: Callable[[str, str], dict[str, Any]],
     payments: httpx.Client,
     ledger: httpx.Client,
     ledger_admin: httpx.Client,
-    events_about,
-    eventually,
+    events_about: Callable[[str, str], list[Envelope]],
+    eventually: Callable[..., Any],
     merchant: str,
 ) -> None:
     payment = create_payment("pm_card_visa", amount=AMOUNT)
@@ -114,7 +115,11 @@ def test_a_payment_and_its_refund_end_in_the_merchants_ledger(
 
 
 def test_a_merchant_cannot_read_another_merchants_transaction(
-    create_payment, wait_for_status, ledger: httpx.Client, signing_key: SigningKey, eventually
+    create_payment: Callable[..., dict[str, Any]],
+    wait_for_status: Callable[[str, str], dict[str, Any]],
+    ledger: httpx.Client,
+    signing_key: SigningKey,
+    eventually: Callable[..., Any],
 ) -> None:
     payment = create_payment("pm_card_visa", amount=AMOUNT)
     wait_for_status(payment["id"], "succeeded")

@@ -10,10 +10,8 @@ from psycopg_pool import ConnectionPool
 from ledger_service.adapters.ledger_repository import LedgerRepository
 from ledger_service.service_layer.posting import PostingInput
 from ledger_service.settings import LedgerSettings
-from paykit.db import Connection, create_pool
+from paykit.db import Connection, create_pool, readiness_check
 from paykit.web import ReadinessCheck
-
-_READINESS_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass
@@ -47,13 +45,5 @@ def bootstrap(
         )
         service.pool = pool
         service.closers.append(pool.close)
-        service.readiness_checks["database"] = _database_check(pool)
+        service.readiness_checks["database"] = readiness_check(pool)
     return service
-
-
-def _database_check(pool: ConnectionPool) -> ReadinessCheck:
-    def check() -> None:
-        with pool.connection(timeout=_READINESS_TIMEOUT_SECONDS) as conn:
-            conn.execute("SELECT 1")
-
-    return check

@@ -26,7 +26,7 @@ FEE = (AMOUNT * 140 + 5000) // 10000 + 25
 
 def _client(token: str) -> httpx.Client:
     return httpx.Client(
-        base_url=f"http://127.0.0.1:{os.environ['LEDGER_HTTP_PORT']}",
+        base_url=os.environ["LEDGER_URL"],
         timeout=10,
         headers={"Authorization": f"Bearer {token}"},
     )

@@ -41,6 +41,7 @@ def write_env_file(
         **{f"{name.upper()}_HTTP_PORT": str(port) for name, port in http.items()},
         "PAYMENT_URL": f"http://{HOST}:{http['payment']}",
         "WEBHOOK_URL": f"http://{HOST}:{http['webhook']}",
+        "LEDGER_URL": f"http://{HOST}:{http['ledger']}",
         "PSP_URL": f"http://{HOST}:{http['psp']}",
         "PSP_WEBHOOK_URL": f"http://{HOST}:{http['webhook']}/webhooks/psp",
         "PSP_WEBHOOK_SECRETS": ensure_webhook_secret(secrets_dir),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 import structlog
@@ -86,9 +87,18 @@ def run_janitor(config: PaymentSettings, stop: threading.Event | None = None) ->
         while not stop.is_set():
             health.beat()
             janitor_pass(service)
-            stop.wait(config.janitor_interval_seconds)
+            _wait_beating(stop, config.janitor_interval_seconds, health)
     finally:
         service.close()
+
+
+def _wait_beating(stop: threading.Event, seconds: float, health: HealthFile) -> None:
+    """Wait for the next pass, keeping the health file fresh however long the interval is."""
+    deadline = time.monotonic() + seconds
+    while not stop.wait(min(5.0, max(0.0, deadline - time.monotonic()))):
+        health.beat()
+        if time.monotonic() >= deadline:
+            return
 
 
 def janitor_pass(service: PaymentService) -> janitor.PassResult:

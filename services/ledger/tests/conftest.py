@@ -1,12 +1,14 @@
-"""Fixtures for the ledger's tests: ledgers of their own, owned by the service's role.
+"""Fixtures for the ledger's tests: ledgers of their own, set up as the service's own.
 
-Each ledger database is created owned by the ledger's login role and migrated as that role,
-exactly as the local cluster does for the service's own database, so every refusal a test shows
-is a refusal of the role the service runs as, the tables' owner.
+Each ledger database is owned by ``ledger_owner``, migrated as that role and its privileges
+granted to the ledger's login role, exactly as the local cluster sets up the service's
+database (``localcluster.migrations.migrate_service``). The URLs handed out are the login
+role's, so every test runs as the role the service runs as, which does not own the schema.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -17,24 +19,42 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ledger_service.entrypoints.cli import migration_sources
+from localcluster.migrations import migrate_service
 from localcluster.testing import ClusterEnv
 from payevents import Envelope, new_event
-from paykit.migrations import migrate
+
+
+def ledger_owner_url() -> str:
+    """The schema owner's URL on the cluster's ledger database (``cluster.env`` has it)."""
+    url = os.environ.get("LEDGER_OWNER_DATABASE_URL")
+    if not url:
+        pytest.fail("LEDGER_OWNER_DATABASE_URL is not set: run `localcluster up` again")
+    return url
+
+
+def database_of(url: str) -> str:
+    return str(conninfo_to_dict(url)["dbname"])
 
 
 @contextmanager
 def owned_ledger(cluster: ClusterEnv) -> Iterator[str]:
-    """A new, migrated ledger database owned by the ledger role; dropped afterwards."""
+    """A new, migrated ledger database; the login role's URL to it. Dropped afterwards."""
     name = f"ledger_tests_{uuid.uuid4().hex[:10]}"
+    owner_url = make_conninfo(ledger_owner_url(), dbname=name)
+    runtime_url = make_conninfo(cluster.database_urls["ledger"], dbname=name)
     with psycopg.connect(cluster.admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} OWNER ledger").format(sql.Identifier(name)))
-    url = make_conninfo(cluster.database_urls["ledger"], dbname=name)
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(str(conninfo_to_dict(owner_url)["user"]))
+            )
+        )
     try:
-        migrate(url, migration_sources())
-        yield url
+        migrate_service(
+            "ledger", owner_url, runtime_role=str(conninfo_to_dict(runtime_url)["user"])
+        )
+        yield runtime_url
     finally:
         with psycopg.connect(cluster.admin_url, autocommit=True) as admin:
             admin.execute(
@@ -61,8 +81,17 @@ def admin_on(cluster: ClusterEnv) -> Callable[[str], str]:
     """The database superuser's URL for a ledger database: to edit behind the ledger's back."""
 
     def url(ledger: str) -> str:
-        dbname = psycopg.conninfo.conninfo_to_dict(ledger)["dbname"]
-        return make_conninfo(cluster.admin_url, dbname=str(dbname))
+        return make_conninfo(cluster.admin_url, dbname=database_of(ledger))
+
+    return url
+
+
+@pytest.fixture
+def owner_on() -> Callable[[str], str]:
+    """The schema owner's URL for a ledger database: what DDL (a disabled trigger) needs."""
+
+    def url(ledger: str) -> str:
+        return make_conninfo(ledger_owner_url(), dbname=database_of(ledger))
 
     return url
 

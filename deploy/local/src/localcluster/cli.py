@@ -14,8 +14,8 @@ from psycopg.conninfo import make_conninfo
 from localcluster.config import HOST, HTTP_OFFSETS, SERVICES, ClusterConfig, load_config
 from localcluster.errors import ClusterError
 from localcluster.kafka import KafkaBroker
-from localcluster.migrations import migrate_services
-from localcluster.postgres import ADMIN_ROLE, PostgresServer, provision_databases
+from localcluster.migrations import migrate_services, owned_separately
+from localcluster.postgres import ADMIN_ROLE, PostgresServer, owner_role, provision_databases
 from localcluster.processes import ManagedProcess, tail
 from localcluster.redis_server import RedisServer
 from localcluster.secrets import SIGNING_KEY_ID, ensure_auth_keys, ensure_webhook_secret
@@ -29,6 +29,7 @@ def write_env_file(
     config: ClusterConfig, postgres: PostgresServer, redis: RedisServer
 ) -> dict[str, str]:
     urls = postgres.provision()
+    migration_urls = postgres.migration_urls()
     secrets_dir = config.state_dir / "secrets"
     signing_key, jwks = ensure_auth_keys(secrets_dir)
     http = {name: config.http_port(name) for name in HTTP_OFFSETS}
@@ -38,6 +39,10 @@ def write_env_file(
         "REDIS_URL": redis.url,
         "PAY_PG_ADMIN_URL": postgres.url(ADMIN_ROLE),
         **{f"{service.upper()}_DATABASE_URL": url for service, url in urls.items()},
+        **{
+            f"{service.upper()}_OWNER_DATABASE_URL": migration_urls[service]
+            for service in owned_separately()
+        },
         **{f"{name.upper()}_HTTP_PORT": str(port) for name, port in http.items()},
         "PAYMENT_URL": f"http://{HOST}:{http['payment']}",
         "WEBHOOK_URL": f"http://{HOST}:{http['webhook']}",
@@ -67,9 +72,9 @@ def up(config: ClusterConfig, with_services: bool) -> None:
     redis.start()
     postgres.start()
     kafka_seconds = kafka.start()
-    urls = write_env_file(config, postgres, redis)
+    write_env_file(config, postgres, redis)
     report = ensure_topics(config.bootstrap_servers)
-    migrated = migrate_services(urls)
+    migrated = migrate_services(postgres.migration_urls())
     services = ServiceGroup(config).start() if with_services else []
     print(f"cluster {config.name!r} is up in {time.monotonic() - started:.1f}s")
     if kafka_seconds:
@@ -139,14 +144,26 @@ def logs(config: ClusterConfig, lines: int, follow: bool) -> None:
         print(tail(Path(path), lines))
 
 
+def _migration_logins(
+    passwords: dict[str, str], owner_passwords: dict[str, str]
+) -> dict[str, tuple[str, str]]:
+    """Per service, the role its migrations run as (its owner, if it has one) and its password."""
+    return {
+        s: (owner_role(s), owner_passwords[s]) if s in owner_passwords else (s, password)
+        for s, password in passwords.items()
+    }
+
+
 def bootstrap() -> None:
     """Databases, roles and topics on infrastructure run elsewhere (docker compose, staging)."""
+    owned = owned_separately()
     missing = [
         name
         for name in (
             "PAY_PG_ADMIN_URL",
             "KAFKA_BOOTSTRAP_SERVERS",
             *(f"{s.upper()}_DB_PASSWORD" for s in SERVICES),
+            *(f"{s.upper()}_OWNER_DB_PASSWORD" for s in owned),
         )
         if not os.environ.get(name)
     ]
@@ -154,12 +171,14 @@ def bootstrap() -> None:
         raise ClusterError(f"bootstrap needs {', '.join(missing)}")
     admin_url = os.environ["PAY_PG_ADMIN_URL"]
     passwords = {s: os.environ[f"{s.upper()}_DB_PASSWORD"] for s in SERVICES}
-    provision_databases(admin_url, passwords)
-    urls = {
-        s: make_conninfo(admin_url, user=s, password=password, dbname=s)
-        for s, password in passwords.items()
-    }
-    migrated = migrate_services(urls)
+    owner_passwords = {s: os.environ[f"{s.upper()}_OWNER_DB_PASSWORD"] for s in owned}
+    provision_databases(admin_url, passwords, owner_passwords)
+    migrated = migrate_services(
+        {
+            s: make_conninfo(admin_url, user=role, password=password, dbname=s)
+            for s, (role, password) in _migration_logins(passwords, owner_passwords).items()
+        }
+    )
     report = ensure_topics(os.environ["KAFKA_BOOTSTRAP_SERVERS"])
     if os.environ.get("PAY_SECRETS_DIR"):
         ensure_auth_keys(Path(os.environ["PAY_SECRETS_DIR"]))

@@ -1,7 +1,10 @@
 """PostgreSQL on its own data folder and port, run as an unprivileged user.
 
-One database and one login role per service; a role owns its database (so it can create tables)
-and cannot connect to any other database.
+One database and one login role per service, which cannot connect to any other database. A
+service's login role owns its database (so it can create tables), unless the service is owned
+separately (``localcluster.migrations.owned_separately``, the ledger): then ``<name>_owner``
+owns the database and its schema and runs the migrations, and the login role the processes use
+gets only the privileges the service's ``runtime_privileges.sql`` grants.
 """
 
 from __future__ import annotations
@@ -9,13 +12,16 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from localcluster.config import HOST, SERVICES, ClusterConfig
 from localcluster.errors import ClusterError
+from localcluster.migrations import owned_separately
 from localcluster.processes import ManagedProcess, require_free_port, tail
 from localcluster.system import give_to, postgres_bindir, unprivileged_user
 
@@ -33,14 +39,18 @@ class PostgresServer:
         self.process = ManagedProcess("postgres", config.run_dir)
 
     def _passwords(self) -> dict[str, str]:
+        """Every role's password, made once and kept; a role new since then gets one added."""
+        roles = (ADMIN_ROLE, *SERVICES, *(owner_role(s) for s in owned_separately()))
+        stored: dict[str, str] = {}
         if self.secrets_file.exists():
-            stored: dict[str, str] = json.loads(self.secrets_file.read_text())
-            return stored
+            stored = json.loads(self.secrets_file.read_text())
+            if all(role in stored for role in roles):
+                return stored
         self.secrets_file.parent.mkdir(parents=True, exist_ok=True)
         self.secrets_file.parent.chmod(0o700)
-        passwords = {role: secrets.token_urlsafe(24) for role in (ADMIN_ROLE, *SERVICES)}
+        passwords = {role: stored.get(role) or secrets.token_urlsafe(24) for role in roles}
         self.secrets_file.touch(mode=0o600)
-        self.secrets_file.write_text(json.dumps(passwords, indent=2))
+        self.secrets_file.write_text(json.dumps({**stored, **passwords}, indent=2))
         return passwords
 
     def _run(self, argv: list[str], user: str | None) -> subprocess.CompletedProcess[str]:
@@ -146,32 +156,86 @@ class PostgresServer:
         return f"postgresql://{role}:{password}@{HOST}:{self.config.postgres_port}/{db}"
 
     def provision(self) -> dict[str, str]:
-        """Create each service's role and database (idempotent); return their URLs."""
+        """Create each service's roles and database (idempotent); return the login roles' URLs."""
         passwords = self._passwords()
-        provision_databases(self.url(ADMIN_ROLE), {s: passwords[s] for s in SERVICES})
+        provision_databases(
+            self.url(ADMIN_ROLE),
+            {s: passwords[s] for s in SERVICES},
+            {s: passwords[owner_role(s)] for s in owned_separately()},
+        )
         return {service: self.url(service) for service in SERVICES}
 
+    def migration_urls(self) -> dict[str, str]:
+        """Per service, the URL its migrations run as: its owner's, or its login role's."""
+        owned = owned_separately()
+        return {s: self.url(owner_role(s), s) if s in owned else self.url(s) for s in SERVICES}
 
-def provision_databases(admin_url: str, passwords: dict[str, str]) -> None:
-    """One login role and one database per service; only that role may connect to it.
 
-    Idempotent: an existing role gets its password reset to the given one, an existing
-    database is kept.
+def owner_role(service: str) -> str:
+    return f"{service}_owner"
+
+
+def provision_databases(
+    admin_url: str, passwords: Mapping[str, str], owner_passwords: Mapping[str, str] | None = None
+) -> None:
+    """One login role and one database per service; only its roles may connect to it.
+
+    A service in ``owner_passwords`` gets an owner role as well, which owns its database and
+    schema. Idempotent: an existing role gets its password reset to the given one, an existing
+    database is kept, and one its login role owned until now (tables included) passes to the
+    owner.
     """
+    owners = owner_passwords or {}
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute("REVOKE CONNECT ON DATABASE postgres FROM PUBLIC")
         for service, password in passwords.items():
-            role = sql.Identifier(service)
-            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (service,))
-            verb = sql.SQL("ALTER ROLE" if exists.fetchone() else "CREATE ROLE")
-            conn.execute(
-                sql.SQL("{} {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
-                    verb, role, sql.Literal(password)
-                )
-            )
+            _ensure_login_role(conn, service, password)
+            owner = service
+            if service in owners:
+                owner = owner_role(service)
+                _ensure_login_role(conn, owner, owners[service])
+            database = sql.Identifier(service)
             if not conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (service,)
             ).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(role, role))
-            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(role))
-            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(role, role))
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(database, sql.Identifier(owner))
+                )
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
+            conn.execute(
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                    database, sql.SQL(", ").join(map(sql.Identifier, {service, owner}))
+                )
+            )
+            if owner != service:
+                _hand_database_to_owner(admin_url, service, login_role=service, owner=owner)
+
+
+def _ensure_login_role(
+    conn: psycopg.Connection[tuple[object, ...]], role: str, password: str
+) -> None:
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    conn.execute(
+        sql.SQL("{} {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+            sql.SQL("ALTER ROLE" if exists else "CREATE ROLE"),
+            sql.Identifier(role),
+            sql.Literal(password),
+        )
+    )
+
+
+def _hand_database_to_owner(admin_url: str, database: str, *, login_role: str, owner: str) -> None:
+    """The owner owns the database, its schema and whatever the login role created in it.
+
+    The login role owned them before the split; REASSIGN moves its tables, sequences and
+    functions (a no-op once done), so it keeps no DDL on them.
+    """
+    with psycopg.connect(make_conninfo(admin_url, dbname=database), autocommit=True) as conn:
+        owner_id = sql.Identifier(owner)
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(database), owner_id)
+        )
+        conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(owner_id))
+        conn.execute(
+            sql.SQL("REASSIGN OWNED BY {} TO {}").format(sql.Identifier(login_role), owner_id)
+        )

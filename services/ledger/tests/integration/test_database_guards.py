@@ -1,7 +1,10 @@
 """PostgreSQL itself refuses what would make the ledger lie, to the role the service runs as.
 
-Every statement here runs as the ledger's own login role, which owns the tables: the refusals
-come from the database's triggers and constraints, not from the service's Python.
+Every statement here runs as the ledger's login role, as the service does, which does not own
+the schema (``ledger_owner`` does): changing posted rows is refused by privilege (SQLSTATE
+42501) before any trigger runs, DDL on the guards is refused because the role owns nothing, and
+balances, seals and their queues are written only by the ledger's triggers, which run as the
+owner. The triggers still refuse the owner too. None of it comes from the service's Python.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from ledger_service.domain.accounts import Side
 from ledger_service.domain.fees import FeePolicy, parse_fee_policy
 from ledger_service.domain.postings import Entry, Posting
 from ledger_service.service_layer.posting import PostingInput, post_event
+from ledger_service.service_layer.verification import verify
 from ledger_service.settings import DEFAULT_FEE_POLICY
 from payevents import Envelope
 
@@ -27,8 +31,18 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def conn(ledger_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """The service's login role, which owns no table of the ledger."""
     with psycopg.connect(ledger_url, autocommit=True) as connection:
         assert connection.execute("SELECT current_user").fetchone() == ("ledger",)
+        assert connection.execute(
+            "SELECT tableowner FROM pg_tables WHERE tablename = 'ledger_entries'"
+        ).fetchone() == ("ledger_owner",)
+        yield connection
+
+
+@pytest.fixture
+def owner(ledger_url: str, owner_on: Callable[[str], str]) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(owner_on(ledger_url), autocommit=True) as connection:
         yield connection
 
 
@@ -134,7 +148,7 @@ def test_payable_cannot_go_negative(conn: psycopg.Connection[Any], merchant: str
 def test_posted_rows_cannot_be_changed_or_removed(
     conn: psycopg.Connection[Any], posted: str, statement: str
 ) -> None:
-    with pytest.raises(errors.InsufficientPrivilege, match="append-only"):
+    with pytest.raises(errors.InsufficientPrivilege, match="permission denied for table"):
         conn.execute(statement, {"tx": posted})
 
 
@@ -147,23 +161,103 @@ def test_posted_rows_cannot_be_changed_or_removed(
         "ledger_balances",
         "ledger_source_events",
         "ledger_accounts",
+        "ledger_pending_balance_changes",
     ],
 )
 def test_no_ledger_table_can_be_truncated(
     conn: psycopg.Connection[Any], posted: str, table: str
 ) -> None:
-    with pytest.raises(errors.InsufficientPrivilege, match="append-only"):
+    with pytest.raises(errors.InsufficientPrivilege, match="permission denied for table"):
         conn.execute(f"TRUNCATE {table} CASCADE")
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only",
+        "ALTER TABLE ledger_transactions DISABLE TRIGGER ALL",
+        "DROP TRIGGER ledger_entries_append_only ON ledger_entries",
+        "DROP TRIGGER ledger_balances_through_entries ON ledger_balances",
+        "ALTER FUNCTION ledger_refuse_change() RENAME TO ledger_refuse_nothing",
+    ],
+)
+def test_the_service_role_cannot_take_a_guard_away(
+    conn: psycopg.Connection[Any], statement: str
+) -> None:
+    with pytest.raises(errors.InsufficientPrivilege, match="must be owner"):
+        conn.execute(statement)
+
+
+def test_the_service_role_can_neither_create_objects_nor_bypass_triggers(
+    conn: psycopg.Connection[Any],
+) -> None:
+    with pytest.raises(errors.InsufficientPrivilege, match="permission denied for schema"):
+        conn.execute("CREATE TABLE ledger_shadow (id bigint)")
+    with pytest.raises(errors.InsufficientPrivilege, match="session_replication_role"):
+        conn.execute("SET session_replication_role = replica")
+
+
+def test_the_triggers_still_refuse_the_schema_owner(
+    owner: psycopg.Connection[Any], posted: str
+) -> None:
+    with pytest.raises(errors.InsufficientPrivilege, match="append-only"):
+        owner.execute("DELETE FROM ledger_entries WHERE transaction_id = %s", (posted,))
+    with pytest.raises(errors.InsufficientPrivilege, match="append-only"):
+        owner.execute("TRUNCATE ledger_transactions CASCADE")
+
+
 def test_balances_change_only_through_entries(conn: psycopg.Connection[Any], posted: str) -> None:
-    with pytest.raises(errors.InsufficientPrivilege, match="only through entries"):
+    with pytest.raises(errors.InsufficientPrivilege, match="permission denied for table"):
         conn.execute("UPDATE ledger_balances SET balance = balance + 100")
-    with pytest.raises(errors.InsufficientPrivilege, match="only through entries"):
+    with pytest.raises(errors.InsufficientPrivilege, match="permission denied for table"):
+        conn.execute("DELETE FROM ledger_balances")
+    with pytest.raises(errors.InsufficientPrivilege, match="permission denied for table"):
         conn.execute(
             "INSERT INTO ledger_balances (account_id, shard, never_negative)"
             " SELECT id, 99, false FROM ledger_accounts LIMIT 1"
         )
+    # The one column granted for SELECT ... FOR UPDATE: the balances' trigger refuses a write.
+    with pytest.raises(errors.InsufficientPrivilege, match="only through entries"):
+        conn.execute("UPDATE ledger_balances SET entry_count = entry_count + 1")
+
+
+def test_queued_balance_changes_cannot_be_written_directly(
+    conn: psycopg.Connection[Any], posted: str
+) -> None:
+    for statement in (
+        "INSERT INTO ledger_pending_balance_changes"
+        " (account_id, shard, debits, credits, delta, entries) VALUES (1, 0, 0, 100, 100, 1)",
+        "DELETE FROM ledger_pending_balance_changes",
+    ):
+        with pytest.raises(errors.InsufficientPrivilege, match="permission denied for table"):
+            conn.execute(statement)
+
+
+def test_the_service_role_posts_through_the_triggers(
+    ledger_url: str,
+    event: Callable[..., Envelope],
+    payment_facts: Callable[..., dict[str, Any]],
+    merchant: str,
+) -> None:
+    """Accounts opened, balances applied and queued, a decision's chain lock and the seals: all
+    written by trigger functions running as the owner, on behalf of a role that may not."""
+    payment = payment_facts(amount=10_000)
+    with psycopg.connect(ledger_url) as connection, connection.transaction():
+        given = PostingInput(LedgerRepository(connection), _fees())
+        assert post_event(event("payment.succeeded", payment), given) is not None
+    with psycopg.connect(ledger_url) as connection, connection.transaction():
+        given = PostingInput(LedgerRepository(connection), _fees())
+        refund = {**payment, "refund_id": f"ref_{merchant}", "amount": 4_000}
+        assert post_event(event("refund.succeeded", refund), given) is not None
+    with psycopg.connect(ledger_url) as connection:
+        escrow = connection.execute(
+            "SELECT b.balance FROM ledger_balances b JOIN ledger_accounts a ON a.id = b.account_id"
+            " WHERE a.code = %s AND a.currency = 'EUR'",
+            (accounts.escrow(merchant),),
+        ).fetchone()
+    with psycopg.connect(ledger_url) as connection, connection.transaction():
+        assert verify(connection).ok
+    assert escrow == (10_000 - 165 - 4_000,)
 
 
 def test_a_sealed_transaction_takes_no_more_entries(
@@ -179,7 +273,7 @@ def test_a_sealed_transaction_takes_no_more_entries(
 
 
 def test_a_seal_cannot_be_forged(conn: psycopg.Connection[Any], posted: str) -> None:
-    with pytest.raises(errors.InsufficientPrivilege, match="only through entries"):
+    with pytest.raises(errors.InsufficientPrivilege, match="permission denied for table"):
         conn.execute(
             "INSERT INTO ledger_seals (seq, transaction_id, previous_hash, hash)"
             " VALUES (1000000, %s, '\\x00', '\\x00')",

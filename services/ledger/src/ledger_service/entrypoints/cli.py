@@ -2,6 +2,10 @@
 
 Both read ``LEDGER_DATABASE_URL`` (or ``--database-url``). Exit status: 0 when the ledger holds
 (or the rebuild is identical), 1 when it does not, 2 for a wrong command line.
+
+The rebuild migrates its target first, as the ``--into`` URL's role, unless every migration is
+applied there already: a bare database is given by its owner's URL, one provisioned like the
+service's own (migrated by ``ledger_owner``) may be given by the service's login role.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import psycopg
 
 from ledger_service.service_layer.rebuild import RebuildError, rebuild
 from ledger_service.service_layer.verification import verify
-from paykit.migrations import KIT_MIGRATIONS, migrate
+from paykit.migrations import KIT_MIGRATIONS, load, migrate
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -46,8 +50,24 @@ def run_verify(database_url: str) -> int:
     return 0 if result.ok else 1
 
 
+def _fully_migrated(url: str) -> bool:
+    """Every migration on disk is recorded there, unchanged: nothing for an owner to do."""
+    wanted = {
+        (m.id, m.checksum)
+        for source, folder in migration_sources().items()
+        for m in load(source, folder)
+    }
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+        if row is None or not row[0]:
+            return False
+        recorded = set(conn.execute("SELECT id, checksum FROM schema_migrations").fetchall())
+    return wanted <= recorded
+
+
 def run_rebuild(database_url: str, into: str) -> int:
-    migrate(into, migration_sources())
+    if not _fully_migrated(into):
+        migrate(into, migration_sources())
     with (
         psycopg.connect(database_url, autocommit=True) as source,
         psycopg.connect(into, autocommit=True) as target,

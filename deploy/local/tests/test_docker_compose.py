@@ -8,6 +8,7 @@ import yaml
 
 from localcluster.config import PROJECT_ROOT, SERVICES
 from localcluster.kafka import kafka_version
+from localcluster.migrations import owned_separately
 from localcluster.services import procfile_entries
 
 
@@ -30,6 +31,18 @@ def test_bootstrap_gets_a_database_password_for_every_service() -> None:
     env = _compose()["services"]["bootstrap"]["environment"]
     assert {f"{s.upper()}_DB_PASSWORD" for s in SERVICES} <= set(env)
     assert {"PAY_PG_ADMIN_URL", "KAFKA_BOOTSTRAP_SERVERS"} <= set(env)
+
+
+def test_bootstrap_gets_the_schema_owners_password_of_every_service_owned_separately() -> None:
+    env = _compose()["services"]["bootstrap"]["environment"]
+    assert "ledger" in owned_separately()
+    assert {f"{s.upper()}_OWNER_DB_PASSWORD" for s in owned_separately()} <= set(env)
+
+
+def test_the_ledgers_processes_log_in_as_its_runtime_role_not_its_owner() -> None:
+    for name in procfile_entries():
+        url = _compose()["services"][name]["environment"].get("LEDGER_DATABASE_URL", "")
+        assert url.startswith("postgresql://ledger:"), name
 
 
 def test_published_ports_bind_to_loopback_only() -> None:

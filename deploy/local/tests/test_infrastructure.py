@@ -92,7 +92,7 @@ def test_a_service_role_cannot_connect_to_another_services_database(
         psycopg.connect(ledger_on_payment_db).close()
 
 
-@pytest.mark.parametrize("service", ["gateway", "payment", "webhook", "ledger", "settlement"])
+@pytest.mark.parametrize("service", ["gateway", "payment", "webhook", "settlement"])
 def test_each_role_creates_tables_in_its_own_database(
     cluster: ClusterEnv, service: str, unique: str
 ) -> None:
@@ -120,7 +120,9 @@ def test_bootstrap_on_external_infrastructure_is_idempotent(
         "PAY_SECRETS_DIR": str(tmp_path / "secrets"),
     }
     for service, url in cluster.database_urls.items():
-        env[f"{service.upper()}_DB_PASSWORD"] = conninfo_to_dict(url)["password"]
+        env[f"{service.upper()}_DB_PASSWORD"] = str(conninfo_to_dict(url)["password"])
+    owner_url = os.environ["LEDGER_OWNER_DATABASE_URL"]
+    env["LEDGER_OWNER_DB_PASSWORD"] = str(conninfo_to_dict(owner_url)["password"])
     result = subprocess.run(
         [sys.executable, "-m", "localcluster", "bootstrap"],
         env=env,

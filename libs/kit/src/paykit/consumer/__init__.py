@@ -1,6 +1,6 @@
 """The consumer runtime: inbox dedupe, retry tiers, dead letter queue, parking, graceful stop."""
 
-from paykit.consumer.applying import Handler
+from paykit.consumer.applying import Batched, BatchHandler, Handler
 from paykit.consumer.errors import (
     ConsumerConfigError,
     InvalidMessage,
@@ -13,6 +13,8 @@ from paykit.consumer.routing import DlqLimit
 from paykit.consumer.runtime import Consumer, ConsumerSettings
 
 __all__ = [
+    "BatchHandler",
+    "Batched",
     "Consumer",
     "ConsumerConfigError",
     "ConsumerSettings",

@@ -14,7 +14,9 @@ intent, then applying the answer) and must be idempotent, because the inbox row 
 after it returns: a crash in between repeats the handler. Per batch: one transaction, one
 inbox statement and no savepoints (the fast path); if any handler fails, it is rolled back and
 the batch is applied again event by event, each in a savepoint, so that only the culprit
-fails. Batch handlers therefore do database work only: they may run twice.
+fails. Batch handlers therefore do database work only: they may run twice. A ``Batched``
+handler is given the fast path's new events all at once, so it can write them as a set (one
+statement for many rows); on the fall-back it is given one event at a time.
 
 Whichever the strategy, a handler that returns with its transaction aborted (it caught a
 database error without a savepoint) has failed: COMMIT would silently roll its effect back.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
@@ -47,7 +50,7 @@ _INBOX_ONE = (
 )
 _INBOX_SEEN = "SELECT 1 FROM inbox WHERE consumer = %s AND event_id = %s"
 _INBOX_MANY = (
-    "INSERT INTO inbox (consumer, event_id) SELECT %s, unnest(%s::text[])"
+    "INSERT INTO inbox (consumer, event_id) SELECT %s, unnest(%b::text[])"
     " ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
@@ -56,6 +59,29 @@ class Handler(Protocol):
     """Applies one event inside the open transaction ``conn``; raises to refuse it."""
 
     def __call__(self, conn: Connection, envelope: Envelope) -> None: ...
+
+
+class BatchHandler(Protocol):
+    """Applies events, in their order, inside the open transaction ``conn``; raises to refuse.
+
+    Refusing refuses them all: the runtime then offers them again one at a time.
+    """
+
+    def __call__(self, conn: Connection, envelopes: Sequence[Envelope]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Batched:
+    """A handler that applies a batch's new events in one call (see the module's docstring).
+
+    Applying events one by one or all at once must have the same effect: the fall-back that
+    finds a culprit, a redelivery and a rebuild see the same events in other groupings.
+    """
+
+    apply_batch: BatchHandler
+
+    def __call__(self, conn: Connection, envelope: Envelope) -> None:
+        self.apply_batch(conn, (envelope,))
 
 
 def require_healthy(conn: Connection) -> None:
@@ -118,14 +144,22 @@ class Applier:
             with conn.transaction():
                 ids = [outcome.envelope.id for outcome in pending if outcome.envelope]
                 fresh = {row[0] for row in conn.execute(_INBOX_MANY, (self.group, ids))}
+                new: list[Envelope] = []
                 for outcome in pending:
                     assert outcome.envelope is not None
                     if outcome.envelope.id not in fresh:
                         outcome.duplicate = True
                         continue
                     fresh.discard(outcome.envelope.id)  # the same event twice in one batch
-                    self.handler(conn, outcome.envelope)
-                    require_healthy(conn)
+                    new.append(outcome.envelope)
+                if isinstance(self.handler, Batched):
+                    if new:
+                        self.handler.apply_batch(conn, new)
+                        require_healthy(conn)
+                else:
+                    for envelope in new:
+                        self.handler(conn, envelope)
+                        require_healthy(conn)
         except Exception as error:
             for outcome in pending:
                 outcome.duplicate = False  # rolled back: nothing is known yet

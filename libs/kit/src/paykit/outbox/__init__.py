@@ -9,6 +9,6 @@ A row Kafka will never accept is quarantined and holds back only the later rows 
 """
 
 from paykit.outbox.relay import OutboxRelay
-from paykit.outbox.store import CHANNEL, OutboxRow, enqueue
+from paykit.outbox.store import CHANNEL, OutboxRow, enqueue, enqueue_many
 
-__all__ = ["CHANNEL", "OutboxRelay", "OutboxRow", "enqueue"]
+__all__ = ["CHANNEL", "OutboxRelay", "OutboxRow", "enqueue", "enqueue_many"]

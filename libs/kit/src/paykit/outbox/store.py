@@ -26,21 +26,36 @@ _HELD = (
 
 def enqueue(conn: Connection, envelope: Envelope, *, topic: str, key: str | None = None) -> None:
     """Add ``envelope`` to the outbox inside the caller's open transaction."""
-    value, headers = encode(envelope)
-    # One round trip: the row and the relay's wake-up call (delivered at commit, deduplicated
-    # by PostgreSQL within the transaction).
+    enqueue_many(conn, [(envelope, topic, key)])
+
+
+def enqueue_many(conn: Connection, events: Sequence[tuple[Envelope, str, str | None]]) -> None:
+    """Add events (envelope, topic, key or None for the subject) in one statement, in order.
+
+    The rows and the relay's wake-up call go in one round trip; the notification is delivered
+    at commit and deduplicated by PostgreSQL within the transaction.
+    """
+    if not events:
+        return
+    ids: list[str] = []
+    topics: list[str] = []
+    keys: list[bytes] = []
+    values: list[bytes] = []
+    headers: list[str] = []
+    for envelope, topic, key in events:
+        value, encoded_headers = encode(envelope)
+        ids.append(envelope.id)
+        topics.append(topic)
+        keys.append((key or envelope.subject).encode())
+        values.append(value)
+        headers.append(json.dumps([[name, raw.decode()] for name, raw in encoded_headers]))
     conn.execute(
         "WITH queued AS (INSERT INTO outbox (event_id, topic, key, value, headers)"
-        " VALUES (%s, %s, %s, %s, %s) RETURNING 1)"
-        " SELECT pg_notify(%s, '') FROM queued",
-        (
-            envelope.id,
-            topic,
-            (key or envelope.subject).encode(),
-            value,
-            json.dumps([[name, raw.decode()] for name, raw in headers]),
-            CHANNEL,
-        ),
+        " SELECT event_id, topic, key, value, headers::jsonb FROM unnest("
+        "%b::text[], %b::text[], %b::bytea[], %b::bytea[], %b::text[]) WITH ORDINALITY"
+        " AS u(event_id, topic, key, value, headers, n) ORDER BY n RETURNING 1)"
+        " SELECT pg_notify(%s, '') FROM queued LIMIT 1",
+        (ids, topics, keys, values, headers, CHANNEL),
     )
 
 

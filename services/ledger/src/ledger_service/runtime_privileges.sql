@@ -36,8 +36,3 @@ BEGIN
     END LOOP;
 END
 $$;
-
--- A decision reads its balance row FOR UPDATE (LedgerRepository.locked_balance), which
--- PostgreSQL allows only with UPDATE on some column. This one column is granted for that check
--- alone: ledger_balances_through_entries refuses every UPDATE not made by a trigger.
-GRANT UPDATE (entry_count) ON ledger_balances TO {runtime};

@@ -160,8 +160,10 @@ def test_verify_finds_a_backdated_transaction(
     assert found.first_break is not None and found.first_break.startswith("seal 9 ")
 
 
-def test_verify_reports_a_guard_the_owner_disabled(populated: str) -> None:
-    with psycopg.connect(populated, autocommit=True) as owner:
+def test_verify_reports_a_guard_the_owner_disabled(
+    populated: str, owner_on: Callable[[str], str]
+) -> None:
+    with psycopg.connect(owner_on(populated), autocommit=True) as owner:
         owner.execute("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only")
     found = _verify(populated)
     assert found.guard_breaks == [

@@ -3,9 +3,10 @@
 Each run fills a fresh topic (six partitions) with payment.succeeded events for 50 merchants,
 one in ten followed by a refund, and lets 1, 2 or 3 poster processes post them into a fresh
 ledger database, with the real consumer runtime (inbox, one transaction per batch, outbox row
-for ledger.transaction_posted, the triggers and the seal chain). The rate is measured between
-the first and the last seal. Beside it, PostgreSQL's own rate of single-row inserts (pgbench,
-one client) on the same server in the same run. Run it on a private cluster:
+for ledger.transaction_posted, the triggers and the seal chain). The rate is measured from the
+moment every process holds its partitions (the group is stable) to the last seal, so start-up
+and the first rebalances are not counted. Beside it, PostgreSQL's own rate of single-row
+inserts (pgbench, one client) on the same server in the same run. Run it on a private cluster:
 
     set -a; . .local/<cluster>/cluster.env; set +a
     uv run python benchmarks/ledger_throughput.py --events 6000
@@ -27,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
+from kafka import KafkaAdminClient
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -90,12 +92,25 @@ def drop_database(admin_url: str, name: str) -> None:
 
 
 def sealed(url: str) -> tuple[int, float]:
+    """How many transactions are sealed, and the database's clock at the moment of counting."""
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "SELECT count(*), extract(epoch FROM max(sealed_at) - min(sealed_at)) FROM ledger_seals"
+            "SELECT count(*), extract(epoch FROM clock_timestamp()) FROM ledger_seals"
         ).fetchone()
     assert row is not None
-    return int(row[0]), float(row[1] or 0.0)
+    return int(row[0]), float(row[1])
+
+
+def last_seal(url: str) -> float:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT extract(epoch FROM max(sealed_at)) FROM ledger_seals").fetchone()
+    assert row is not None and row[0] is not None
+    return float(row[0])
+
+
+def group_is_stable(admin: KafkaAdminClient, group: str, members: int) -> bool:
+    described = admin.describe_groups([group]).get(group, {})
+    return described.get("group_state") == "Stable" and len(described.get("members", [])) == members
 
 
 def one_run(env: dict[str, str], count: int, batch: int, processes: int) -> float:
@@ -113,20 +128,27 @@ def one_run(env: dict[str, str], count: int, batch: int, processes: int) -> floa
         )
         for _ in range(processes)
     ]
+    admin = KafkaAdminClient(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"])
     try:
         deadline = time.monotonic() + DEADLINE_SECONDS
-        while sealed(url)[0] < count:
+        start: tuple[int, float] | None = None
+        while (now := sealed(url))[0] < count:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{sealed(url)[0]} of {count} posted")
-            time.sleep(0.5)
-        posted, seconds = sealed(url)
+                raise TimeoutError(f"{now[0]} of {count} posted")
+            if start is None and group_is_stable(admin, group, processes):
+                start = now
+            time.sleep(0.2)
+        if start is None or start[0] > count * 0.8:
+            raise RuntimeError(f"the group was not stable before {count} events were posted")
+        posted, seconds = count - start[0], last_seal(url) - start[1]
     finally:
+        admin.close()
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
         for worker in workers:
             worker.wait(timeout=60)
         drop_database(env["PAY_PG_ADMIN_URL"], name)
-    return (posted - 1) / seconds if seconds else float("nan")
+    return posted / seconds
 
 
 def pgbench_inserts(admin_url: str, seconds: int) -> float:

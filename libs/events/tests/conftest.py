@@ -63,8 +63,14 @@ VALID_DATA: dict[str, dict[str, Any]] = {
         "fee_amount": 150,
         "net_amount": 3850,
     },
-    "settlement.batch_paid": {**BATCH, "amount": 3850, "payout_id": "po_1"},
-    "settlement.batch_failed": {**BATCH, "amount": 3850, "failure_code": "account_closed"},
+    "settlement.batch_submitted": {**BATCH, "amount": 3850, "attempt": 1, "payout_id": "po_1"},
+    "settlement.batch_paid": {**BATCH, "amount": 3850, "payout_id": "po_1", "attempt": 1},
+    "settlement.batch_failed": {
+        **BATCH,
+        "amount": 3850,
+        "failure_code": "account_closed",
+        "attempt": 1,
+    },
 }
 
 

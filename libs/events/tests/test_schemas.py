@@ -20,6 +20,7 @@ ARCHITECTURE_EVENTS = {
     "ledger.transaction_posted",
     "settlement.item_created",
     "settlement.batch_closed",
+    "settlement.batch_submitted",
     "settlement.batch_paid",
     "settlement.batch_failed",
 }

@@ -176,6 +176,16 @@ def count(description: str) -> fields.Integer:
     )
 
 
+def attempt(description: str) -> fields.Integer:
+    """A 1-based attempt number (the first try is 1)."""
+    return fields.Integer(
+        strict=True,
+        required=True,
+        validate=[validate.Range(min=1)],
+        metadata=_describe(description),
+    )
+
+
 def timestamp(description: str) -> UtcDateTime:
     return UtcDateTime(required=True, metadata=_describe(description))
 

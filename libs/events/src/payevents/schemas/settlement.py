@@ -11,7 +11,7 @@ from marshmallow import ValidationError, validates_schema
 
 from payevents import fieldtypes as f
 from payevents.fieldtypes import StrictSchema
-from payevents.registry import EventRegistry
+from payevents.registry import EventRegistry, Upcaster
 from payevents.rules import schema_rule
 
 
@@ -82,8 +82,52 @@ class SettlementBatchFailedV1(BatchFacts):
     failure_message = f.free_text("Human-readable detail from the bank or PSP.")
 
 
+class SettlementBatchSubmittedV1(BatchFacts):
+    """The bank accepted the batch's payout request (attempt N); its outcome comes later.
+
+    A retry of a failed batch is a new attempt: its money went back to escrow with the
+    failure, so the ledger moves it to payable again when attempt 2 or later is submitted.
+    """
+
+    amount = f.amount("Amount to pay out, minor units.")
+    attempt = f.attempt("Which payout attempt of the batch this is.")
+    payout_id = f.identifier("The payout's reference at the bank.")
+
+
+class SettlementBatchPaidV2(SettlementBatchPaidV1):
+    """The payout of one attempt reached the merchant's bank."""
+
+    attempt = f.attempt("Which payout attempt of the batch was paid.")
+
+
+class SettlementBatchFailedV2(SettlementBatchFailedV1):
+    """One payout attempt did not go through; a later attempt may still pay the batch."""
+
+    attempt = f.attempt("Which payout attempt of the batch failed.")
+    payout_id = f.identifier("The payout's reference at the bank, when it had one.", optional=True)
+
+
+def first_attempt(data: dict[str, Any]) -> dict[str, Any]:
+    """Before retries existed every batch had one payout attempt."""
+    data["attempt"] = 1
+    return data
+
+
 def register(registry: EventRegistry) -> None:
     registry.register("settlement.item_created", 1, SettlementItemCreatedV1)
     registry.register("settlement.batch_closed", 1, SettlementBatchClosedV1)
+    registry.register("settlement.batch_submitted", 1, SettlementBatchSubmittedV1)
     registry.register("settlement.batch_paid", 1, SettlementBatchPaidV1)
+    registry.register(
+        "settlement.batch_paid",
+        2,
+        SettlementBatchPaidV2,
+        upcaster=Upcaster(first_attempt, touches=frozenset({"attempt"})),
+    )
     registry.register("settlement.batch_failed", 1, SettlementBatchFailedV1)
+    registry.register(
+        "settlement.batch_failed",
+        2,
+        SettlementBatchFailedV2,
+        upcaster=Upcaster(first_attempt, touches=frozenset({"attempt"})),
+    )

@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ledger_service.domain import accounts, postings
 from ledger_service.domain.accounts import Side
+from ledger_service.domain.errors import CannotPost
 from ledger_service.domain.fees import FeeRule, parse_fee_policy
 from ledger_service.domain.postings import Posting
 
@@ -270,3 +272,32 @@ def test_the_worked_example_of_the_readme() -> None:
     books.post(postings.batch_failed(MERCHANT, "bat_2", CURRENCY, 5_863, 5_863))
     assert held() == (5_863, 0, 0)
     assert books.trial_balance() == 0
+    # the failed batch is tried again: back to payable, then paid as attempt 2
+    books.post(
+        postings.batch_resubmitted(MERCHANT, "bat_2", CURRENCY, 5_863, 5_863, attempt=2)
+        or _nothing_moved()
+    )
+    assert held() == (0, 5_863, 0)
+    books.post(postings.batch_paid(MERCHANT, "bat_2", CURRENCY, 5_863, 5_863, attempt=2))
+    assert held() == (0, 0, 0)
+    assert books.trial_balance() == 0
+
+
+def _nothing_moved() -> Posting:
+    raise AssertionError("a retried payout moves its money to payable again")
+
+
+def test_the_first_payout_attempt_moves_nothing_when_submitted() -> None:
+    assert postings.batch_resubmitted(MERCHANT, "bat_1", CURRENCY, 500, 0, attempt=1) is None
+
+
+def test_a_retry_needs_the_money_back_in_escrow() -> None:
+    with pytest.raises(CannotPost, match="escrow holds 400"):
+        postings.batch_resubmitted(MERCHANT, "bat_1", CURRENCY, 500, 400, attempt=2)
+
+
+def test_each_payout_attempt_has_one_outcome() -> None:
+    paid = postings.batch_paid(MERCHANT, "bat_1", CURRENCY, 500, 500, attempt=1)
+    failed = postings.batch_failed(MERCHANT, "bat_1", CURRENCY, 500, 500, attempt=1)
+    retried = postings.batch_paid(MERCHANT, "bat_1", CURRENCY, 500, 500, attempt=2)
+    assert paid.business_key == failed.business_key != retried.business_key

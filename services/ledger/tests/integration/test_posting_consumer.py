@@ -113,6 +113,7 @@ def test_an_event_that_cannot_post_goes_to_the_dlq_and_posts_nothing(
             "currency": "EUR",
             "amount": 1500,
             "payout_id": "po_1",
+            "attempt": 1,
         },
     )
     after = event("payment.succeeded", payment_facts(amount=3000))

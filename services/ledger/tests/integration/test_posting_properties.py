@@ -32,6 +32,7 @@ steps = st.lists(
         st.tuples(st.just("close")),
         st.tuples(st.just("paid")),
         st.tuples(st.just("failed")),
+        st.tuples(st.just("retry")),
     ),
     min_size=3,
     max_size=25,
@@ -46,7 +47,8 @@ class Merchant:
         self.payments: list[dict[str, Any]] = []
         self.unsettled = 0
         self.batches = 0
-        self.open_payout: tuple[str, int] | None = None
+        self.open_payout: tuple[str, int, int] | None = None  # batch, amount, attempt
+        self.failed_payout: tuple[str, int, int] | None = None
         self.expected = {"escrow": 0, "payable": 0, "receivable": 0}
 
     def event(self, event_type: str, data: dict[str, Any]) -> Envelope:
@@ -103,11 +105,12 @@ class Merchant:
             case ("close",):
                 if self.open_payout is not None:
                     return None
+                self.failed_payout = None  # its money is in this batch now: never retried
                 self.batches += 1
                 batch, net = f"bat_{self.id}_{self.batches}", self.unsettled
                 if net > 0:
                     self.unsettled -= net
-                    self.open_payout = (batch, net)
+                    self.open_payout = (batch, net, 1)
                 return self.event(
                     "settlement.batch_closed",
                     {
@@ -126,17 +129,40 @@ class Merchant:
             case ("paid",) | ("failed",):
                 if self.open_payout is None:
                     return None
-                (batch, amount), self.open_payout = self.open_payout, None
+                (batch, amount, attempt), self.open_payout = self.open_payout, None
                 facts = {
                     "batch_id": batch,
                     "merchant_id": self.id,
                     "currency": "EUR",
                     "amount": amount,
+                    "attempt": attempt,
                 }
                 if step[0] == "paid":
                     return self.event("settlement.batch_paid", {**facts, "payout_id": "po_1"})
                 self.unsettled += amount
+                self.failed_payout = (batch, amount, attempt)
                 return self.event("settlement.batch_failed", {**facts, "failure_code": "bank_down"})
+            case ("retry",):
+                # a failed batch paid again, while what it owes is still unsettled
+                if self.failed_payout is None or self.open_payout is not None:
+                    return None
+                batch, amount, attempt = self.failed_payout
+                if self.unsettled < amount:
+                    return None
+                self.failed_payout = None
+                self.unsettled -= amount
+                self.open_payout = (batch, amount, attempt + 1)
+                return self.event(
+                    "settlement.batch_submitted",
+                    {
+                        "batch_id": batch,
+                        "merchant_id": self.id,
+                        "currency": "EUR",
+                        "amount": amount,
+                        "attempt": attempt + 1,
+                        "payout_id": f"po_{attempt + 1}",
+                    },
+                )
         return None
 
 

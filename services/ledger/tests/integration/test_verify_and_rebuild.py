@@ -77,6 +77,7 @@ def _populate(url: str, merchant: str, event: Callable[..., Envelope]) -> None:
                 "currency": "EUR",
                 "amount": 12_748,
                 "payout_id": "po_1",
+                "attempt": 1,
             },
         )
     )

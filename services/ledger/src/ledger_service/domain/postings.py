@@ -189,16 +189,55 @@ def batch_closed(
     )
 
 
+def batch_resubmitted(
+    merchant_id: str,
+    batch_id: str,
+    currency: str,
+    amount: int,
+    escrow_held: int,
+    *,
+    attempt: int,
+) -> Posting | None:
+    """A failed batch's payout is tried again: its money, back in escrow, moves to payable.
+
+    The first attempt moves nothing here (the batch's closing did); None then.
+    """
+    if attempt < 2:
+        return None
+    if escrow_held < amount:
+        raise CannotPost(
+            f"batch {batch_id} attempt {attempt} pays out {amount} but escrow holds"
+            f" {escrow_held} {currency}"
+        )
+    return Posting(
+        kind="settlement",
+        business_key=f"settlement:{batch_id}:{attempt}",
+        currency=currency,
+        entries=_entries(
+            (accounts.escrow(merchant_id), Side.DEBIT, amount),
+            (accounts.payable(merchant_id), Side.CREDIT, amount),
+        ),
+        merchant_id=merchant_id,
+        settlement_batch_id=batch_id,
+    )
+
+
 def _payout_outcome(
-    kind: str, merchant_id: str, batch_id: str, currency: str, amount: int, payable_held: int
+    kind: str,
+    merchant_id: str,
+    batch_id: str,
+    currency: str,
+    amount: int,
+    payable_held: int,
+    attempt: int,
 ) -> Posting:
-    """A batch's payout ended: payable empties to where the money went (one outcome per batch)."""
+    """A payout attempt ended: payable empties to where the money went (one per attempt)."""
     if payable_held < amount:
         raise CannotPost(f"batch {batch_id}: {kind} of {amount} but payable holds {payable_held}")
     destination = accounts.BANK_PAYOUTS if kind == "payout" else accounts.escrow(merchant_id)
     return Posting(
         kind=kind,
-        business_key=f"payout_outcome:{batch_id}",
+        business_key=payout_outcome_key(batch_id, attempt),
         currency=currency,
         entries=_entries(
             (accounts.payable(merchant_id), Side.DEBIT, amount),
@@ -209,18 +248,37 @@ def _payout_outcome(
     )
 
 
+def payout_outcome_key(batch_id: str, attempt: int) -> str:
+    """One outcome per payout attempt: a paid and a failed report of one attempt collide."""
+    return f"payout_outcome:{batch_id}:{attempt}"
+
+
 def batch_paid(
-    merchant_id: str, batch_id: str, currency: str, amount: int, payable_held: int
+    merchant_id: str,
+    batch_id: str,
+    currency: str,
+    amount: int,
+    payable_held: int,
+    *,
+    attempt: int = 1,
 ) -> Posting:
     """The payout reached the merchant's bank: payable to the platform's payout account."""
-    return _payout_outcome("payout", merchant_id, batch_id, currency, amount, payable_held)
+    return _payout_outcome("payout", merchant_id, batch_id, currency, amount, payable_held, attempt)
 
 
 def batch_failed(
-    merchant_id: str, batch_id: str, currency: str, amount: int, payable_held: int
+    merchant_id: str,
+    batch_id: str,
+    currency: str,
+    amount: int,
+    payable_held: int,
+    *,
+    attempt: int = 1,
 ) -> Posting:
     """The payout did not go through: the money goes back to escrow, owed to the merchant."""
-    return _payout_outcome("payout_reversal", merchant_id, batch_id, currency, amount, payable_held)
+    return _payout_outcome(
+        "payout_reversal", merchant_id, batch_id, currency, amount, payable_held, attempt
+    )
 
 
 def adjustment(

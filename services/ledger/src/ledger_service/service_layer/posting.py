@@ -110,13 +110,25 @@ def _batch_closed(data: Mapping[str, Any], given: PostingInput) -> Posting | Non
     )
 
 
+def _batch_submitted(data: Mapping[str, Any], given: PostingInput) -> Posting | None:
+    merchant, currency = data["merchant_id"], data["currency"]
+    if data["attempt"] < 2:
+        return None  # the closing moved the money to payable already; no balance to read
+    held = given.balance(accounts.escrow(merchant), currency)
+    return postings.batch_resubmitted(
+        merchant, data["batch_id"], currency, data["amount"], held, attempt=data["attempt"]
+    )
+
+
 def _payout_outcome(
-    rule: Callable[[str, str, str, int, int], Posting],
+    rule: Callable[..., Posting],
 ) -> Callable[[Mapping[str, Any], PostingInput], Posting]:
     def build(data: Mapping[str, Any], given: PostingInput) -> Posting:
         merchant, currency = data["merchant_id"], data["currency"]
         held = given.balance(accounts.payable(merchant), currency)
-        return rule(merchant, data["batch_id"], currency, data["amount"], held)
+        return rule(
+            merchant, data["batch_id"], currency, data["amount"], held, attempt=data["attempt"]
+        )
 
     return build
 
@@ -143,11 +155,16 @@ RULES: Final[dict[str, Rule]] = {
     ),
     "refund.succeeded": Rule(lambda d: f"refund:{d['refund_id']}", _refund_succeeded),
     "settlement.batch_closed": Rule(lambda d: f"settlement:{d['batch_id']}", _batch_closed),
+    "settlement.batch_submitted": Rule(
+        lambda d: f"settlement:{d['batch_id']}:{d['attempt']}", _batch_submitted
+    ),
     "settlement.batch_paid": Rule(
-        lambda d: f"payout_outcome:{d['batch_id']}", _payout_outcome(postings.batch_paid)
+        lambda d: postings.payout_outcome_key(d["batch_id"], d["attempt"]),
+        _payout_outcome(postings.batch_paid),
     ),
     "settlement.batch_failed": Rule(
-        lambda d: f"payout_outcome:{d['batch_id']}", _payout_outcome(postings.batch_failed)
+        lambda d: postings.payout_outcome_key(d["batch_id"], d["attempt"]),
+        _payout_outcome(postings.batch_failed),
     ),
 }
 

@@ -63,6 +63,17 @@ VALID_DATA: dict[str, dict[str, Any]] = {
         "fee_amount": 150,
         "net_amount": 3850,
     },
+    "settlement.batch_carried_forward": {
+        **BATCH,
+        "cutoff": "2026-01-02T00:00:00Z",
+        "reason": "not_positive",
+        "minimum_payout": 100,
+        "item_count": 2,
+        "gross_amount": 1000,
+        "refunded_amount": 3000,
+        "fee_amount": 150,
+        "net_amount": -2150,
+    },
     "settlement.batch_submitted": {**BATCH, "amount": 3850, "attempt": 1, "payout_id": "po_1"},
     "settlement.batch_paid": {**BATCH, "amount": 3850, "payout_id": "po_1", "attempt": 1},
     "settlement.batch_failed": {

@@ -20,6 +20,7 @@ ARCHITECTURE_EVENTS = {
     "ledger.transaction_posted",
     "settlement.item_created",
     "settlement.batch_closed",
+    "settlement.batch_carried_forward",
     "settlement.batch_submitted",
     "settlement.batch_paid",
     "settlement.batch_failed",
@@ -195,3 +196,12 @@ def test_amount_beyond_what_json_parsers_read_exactly_is_a_schema_violation(
     payment_created["amount"] = 2**53
 
     assert "amount" in violation("payment.created", payment_created).errors
+
+
+def test_a_carried_forward_batch_names_why_it_stayed_open(
+    valid_data: dict[str, dict[str, Any]],
+) -> None:
+    carried = valid_data["settlement.batch_carried_forward"]
+    carried["reason"] = "too_small"
+
+    assert "reason" in violation("settlement.batch_carried_forward", carried).errors

@@ -107,6 +107,27 @@ class SettlementBatchFailedV2(SettlementBatchFailedV1):
     payout_id = f.identifier("The payout's reference at the bank, when it had one.", optional=True)
 
 
+class SettlementBatchCarriedForwardV1(BatchFacts):
+    """A run left the batch open: its net is not positive, or below the currency's minimum.
+
+    Its items wait in it for the next run, which adds the newly eligible items and closes it
+    once the net reaches the minimum. Nothing moves in the ledger: a refund was taken from
+    escrow or recorded as receivable when it happened, and a later closing nets it.
+    """
+
+    cutoff = f.timestamp("The run that carried the batch forward.")
+    reason = f.choice(
+        "not_positive: net <= 0; below_minimum: 0 < net < minimum_payout.",
+        ("not_positive", "below_minimum"),
+    )
+    minimum_payout = f.amount("The currency's minimum payout, minor units.")
+    item_count = f.count("Number of items in the batch so far.")
+    gross_amount = f.amount("Sum of payment items, minor units.", minimum=0)
+    refunded_amount = f.amount("Sum of refund items, minor units.", minimum=0)
+    fee_amount = f.amount("Sum of fees, minor units.", minimum=0)
+    net_amount = f.amount("gross - refunded - fees so far; may be negative.", minimum=None)
+
+
 def first_attempt(data: dict[str, Any]) -> dict[str, Any]:
     """Before retries existed every batch had one payout attempt."""
     data["attempt"] = 1
@@ -116,6 +137,7 @@ def first_attempt(data: dict[str, Any]) -> dict[str, Any]:
 def register(registry: EventRegistry) -> None:
     registry.register("settlement.item_created", 1, SettlementItemCreatedV1)
     registry.register("settlement.batch_closed", 1, SettlementBatchClosedV1)
+    registry.register("settlement.batch_carried_forward", 1, SettlementBatchCarriedForwardV1)
     registry.register("settlement.batch_submitted", 1, SettlementBatchSubmittedV1)
     registry.register("settlement.batch_paid", 1, SettlementBatchPaidV1)
     registry.register(

@@ -69,6 +69,7 @@ def build_simulator(
         pause=interruptible_pause(stopping or threading.Event()),
         roll=_RANDOM.random,
         new_id=new_id,
+        report_fee_bps=settings.report_fee_bps,
     )
 
 
@@ -93,7 +94,7 @@ def build_sender(
     return WebhookSender(
         queue=RedisDeliveryQueue(redis_client, keys),
         transport=HttpWebhookTransport(
-            http_client, settings.webhook_url, settings.signing_secret, clock
+            http_client, settings.webhook_urls, settings.signing_secret, clock
         ),
         policy=settings.retry,
         clock=clock,

@@ -16,6 +16,7 @@ from psp_simulator.adapters.redis_keys import KeySpace
 from psp_simulator.domain.delivery import RetryPolicy
 from psp_simulator.domain.faults import MAX_LATENCY_MS, NO_FAULTS, Faults
 from psp_simulator.domain.outcomes import Timings
+from psp_simulator.domain.webhooks import WebhookTarget
 
 SERVICE_NAME: Final = "psp-simulator"
 # A held-back response ties up a web thread for this long, so it is bounded.
@@ -30,8 +31,15 @@ class LogSettings:
 
 
 DEFAULT_TIMINGS: Final = Timings(
-    outcome_delay=0.2, response_delay=30.0, slow_webhook_delay=5.0, late_webhook_delay=1.0
+    outcome_delay=0.2,
+    response_delay=30.0,
+    slow_webhook_delay=5.0,
+    late_webhook_delay=1.0,
+    payout_delay=0.5,
 )
+# Where payout webhooks go unless told: beside the payment webhooks' endpoint.
+PAYOUT_WEBHOOK_PATH: Final = "/payouts"
+MAX_FEE_BPS: Final = 10_000
 DEFAULT_RETRY: Final = RetryPolicy(
     base_seconds=1.0, cap_seconds=300.0, horizon_seconds=3600.0, jitter=0.2
 )
@@ -47,6 +55,7 @@ class SimulatorSettings:
     timings: Timings = DEFAULT_TIMINGS
     default_faults: Faults = NO_FAULTS
     retention_seconds: int = 7 * DAY
+    report_fee_bps: int = 0
     log: LogSettings = DEFAULT_LOG
 
 
@@ -61,6 +70,7 @@ class SenderSettings:
     retry: RetryPolicy = DEFAULT_RETRY
     http_timeout_seconds: float = 10.0
     poll_interval_seconds: float = 0.2
+    payout_webhook_url: str | None = None
     log: LogSettings = DEFAULT_LOG
 
     def __post_init__(self) -> None:
@@ -71,6 +81,11 @@ class SenderSettings:
     def signing_secret(self) -> Secret:
         """The first secret signs; the others are there for receivers rotating theirs."""
         return self.webhook_secrets[0]
+
+    @property
+    def webhook_urls(self) -> dict[WebhookTarget, str]:
+        payouts = self.payout_webhook_url or self.webhook_url.rstrip("/") + PAYOUT_WEBHOOK_PATH
+        return {WebhookTarget.PAYMENTS: self.webhook_url, WebhookTarget.PAYOUTS: payouts}
 
     @property
     def lease_seconds(self) -> float:
@@ -106,6 +121,11 @@ def _build_simulator(env: Env) -> SimulatorSettings:
             late_webhook_delay=numbers.seconds(
                 "PSP_LATE_WEBHOOK_DELAY_SECONDS", DEFAULT_TIMINGS.late_webhook_delay
             ),
+            payout_delay=numbers.seconds(
+                "PSP_PAYOUT_DELAY_SECONDS",
+                DEFAULT_TIMINGS.payout_delay,
+                maximum=MAX_RESPONSE_DELAY_SECONDS,
+            ),
         ),
         default_faults=Faults(
             latency_ms=env.int("PSP_FAULT_LATENCY_MS", 0, min=0, max=MAX_LATENCY_MS),
@@ -113,6 +133,7 @@ def _build_simulator(env: Env) -> SimulatorSettings:
             down=env.bool("PSP_FAULT_DOWN", False),
         ),
         retention_seconds=env.int("PSP_RETENTION_SECONDS", 7 * DAY, min=3600),
+        report_fee_bps=env.int("PSP_REPORT_FEE_BPS", 0, min=0, max=MAX_FEE_BPS),
         log=_log_settings(env),
     )
     numbers.raise_for_problems()
@@ -124,6 +145,9 @@ def _build_sender(env: Env) -> SenderSettings:
     webhook_url = env.str("PSP_WEBHOOK_URL")
     if webhook_url and not _is_http_url(webhook_url):
         numbers.problem("PSP_WEBHOOK_URL", "must be an http:// or https:// URL")
+    payout_webhook_url = env.str("PSP_PAYOUT_WEBHOOK_URL", None) or None
+    if payout_webhook_url and not _is_http_url(payout_webhook_url):
+        numbers.problem("PSP_PAYOUT_WEBHOOK_URL", "must be an http:// or https:// URL")
     base = numbers.seconds(
         "PSP_WEBHOOK_RETRY_BASE_SECONDS", DEFAULT_RETRY.base_seconds, minimum=0.001
     )
@@ -149,6 +173,7 @@ def _build_sender(env: Env) -> SenderSettings:
         ),
         http_timeout_seconds=numbers.seconds("PSP_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.01),
         poll_interval_seconds=numbers.seconds("PSP_SENDER_POLL_SECONDS", 0.2, minimum=0.01),
+        payout_webhook_url=payout_webhook_url,
         log=_log_settings(env),
     )
     numbers.raise_for_problems()

@@ -26,6 +26,24 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 ChargeMaker = Callable[..., dict[str, Any]]
 
 
+def payout_body(
+    batch_id: str, bank_account: str = "acct_ok", *, attempt: int = 1, amount: int = 12_345
+) -> dict[str, Any]:
+    return {
+        "batch_id": batch_id,
+        "attempt": attempt,
+        "merchant_id": "MER_payouts",
+        "amount": amount,
+        "currency": "EUR",
+        "bank_account": bank_account,
+    }
+
+
+def payout_key(body: dict[str, Any]) -> dict[str, str]:
+    """The Idempotency-Key header a payout must carry: <batch_id>:<attempt>."""
+    return {"Idempotency-Key": f"{body['batch_id']}:{body['attempt']}"}
+
+
 def charge_body(
     reference: str, payment_method: str = "pm_card_visa", amount: int = 3000
 ) -> dict[str, Any]:
@@ -71,6 +89,7 @@ class ReceivedWebhook:
     content_type: str | None
     answered: int
     at: float
+    path: str = ""
 
     @property
     def event(self) -> dict[str, Any]:
@@ -110,7 +129,7 @@ class WebhookReceiver:
             else:
                 status = self.answers.pop(0) if self.answers else 200
             self._received.append(
-                ReceivedWebhook(body, valid, request.mimetype, status, time.time())
+                ReceivedWebhook(body, valid, request.mimetype, status, time.time(), request.path)
             )
         return Response(status=status)(environ, start_response)
 
@@ -120,6 +139,9 @@ class WebhookReceiver:
         if reference is None:
             return items
         return [item for item in items if item.event.get("paymentRef") == reference]
+
+    def received_for_payout(self, payout_id: str) -> list[ReceivedWebhook]:
+        return [item for item in self.received() if item.event.get("payout_id") == payout_id]
 
     def accepted(self, reference: str | None = None) -> list[ReceivedWebhook]:
         return [item for item in self.received(reference) if 200 <= item.answered < 300]

@@ -30,7 +30,7 @@ from psp_simulator.domain.delivery import (
     DeliveryRecord,
     DeliveryState,
 )
-from psp_simulator.domain.webhooks import Webhook
+from psp_simulator.domain.webhooks import Webhook, WebhookTarget
 
 # How many due deliveries one claim looks at; more than one so senders racing for the head of
 # the queue spread over the next few instead of all failing on the first.
@@ -52,7 +52,8 @@ redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 local attempts = redis.call('HINCRBY', KEYS[2], 'attempts', 1)
 redis.call('HSET', KEYS[2], 'state', 'delivering', 'claim', ARGV[4], 'lease_until', ARGV[3])
 return {tostring(attempts), redis.call('HGET', KEYS[2], 'body'),
-        redis.call('HGET', KEYS[2], 'first_due_at'), redis.call('HGET', KEYS[2], 'event_id')}
+        redis.call('HGET', KEYS[2], 'first_due_at'), redis.call('HGET', KEYS[2], 'event_id'),
+        redis.call('HGET', KEYS[2], 'target') or 'payments'}
 """
 
 # KEYS: due set, delivery hash, attempt log, dead set.
@@ -117,7 +118,7 @@ class RedisDeliveryQueue:
                 args=[delivery_id, repr(now), repr(lease_until), token],
             )
             if claimed:
-                attempts, body, first_due_at, event_id = (text(part) for part in claimed)
+                attempts, body, first_due_at, event_id, target = (text(p) for p in claimed)
                 return ClaimedDelivery(
                     id=delivery_id,
                     event_id=event_id,
@@ -125,6 +126,7 @@ class RedisDeliveryQueue:
                     attempts=int(attempts),
                     first_due_at=float(first_due_at),
                     claim_token=token,
+                    target=WebhookTarget(target),
                 )
         return None
 

@@ -31,6 +31,16 @@ class KeySpace:
     def charges_by_reference(self, reference: str) -> str:
         return f"{self.prefix}:charges-by-reference:{reference}"
 
+    def payout(self, payout_id: str) -> str:
+        return f"{self.prefix}:payout:{payout_id}"
+
+    def payouts_by_batch(self, batch_id: str) -> str:
+        return f"{self.prefix}:payouts-by-batch:{batch_id}"
+
+    def settled_on(self, day: str) -> str:
+        """Sorted set: `capture:<charge id>` and `refund:<refund id>` scored by settlement time."""
+        return f"{self.prefix}:settled:{day}"
+
     def faults(self) -> str:
         return f"{self.prefix}:faults"
 

@@ -11,6 +11,7 @@ from redis.typing import EncodableT, FieldT
 
 from psp_simulator.domain.charges import Charge, Refund, Status
 from psp_simulator.domain.delivery import AttemptLogEntry, DeliveryRecord, DeliveryState
+from psp_simulator.domain.payouts import Payout, PayoutStatus
 from psp_simulator.domain.webhooks import Webhook
 
 Fields = Mapping[str, str]
@@ -114,6 +115,40 @@ def refund_from(fields: Fields) -> Refund:
     )
 
 
+def payout_fields(payout: Payout) -> dict[str, str]:
+    return {
+        "id": payout.id,
+        "batch_id": payout.batch_id,
+        "attempt": str(payout.attempt),
+        "merchant_id": payout.merchant_id,
+        "amount": str(payout.amount),
+        "currency": payout.currency,
+        "bank_account": payout.bank_account,
+        "outcome": payout.outcome.value,
+        "failure_code": _or_empty(payout.failure_code),
+        "failure_message": _or_empty(payout.failure_message),
+        "created_at": _time(payout.created_at),
+        "decided_at": _time(payout.decided_at),
+    }
+
+
+def payout_from(fields: Fields) -> Payout:
+    return Payout(
+        id=fields["id"],
+        batch_id=fields["batch_id"],
+        attempt=int(fields["attempt"]),
+        merchant_id=fields["merchant_id"],
+        amount=int(fields["amount"]),
+        currency=fields["currency"],
+        bank_account=fields["bank_account"],
+        outcome=PayoutStatus(fields["outcome"]),
+        failure_code=_or_none(fields["failure_code"]),
+        failure_message=_or_none(fields["failure_message"]),
+        created_at=float(fields["created_at"]),
+        decided_at=float(fields["decided_at"]),
+    )
+
+
 def delivery_fields(webhook: Webhook) -> dict[str, str]:
     return {
         "id": webhook.delivery_id,
@@ -121,6 +156,7 @@ def delivery_fields(webhook: Webhook) -> dict[str, str]:
         "event_type": webhook.event_type,
         "payment_reference": webhook.payment_reference,
         "refund_reference": _or_empty(webhook.refund_reference),
+        "target": webhook.target.value,
         "body": webhook.body.decode("ascii"),
         "state": DeliveryState.SCHEDULED.value,
         "attempts": "0",

@@ -8,6 +8,8 @@ refunds never both spend the same refundable amount, with the rules left in Pyth
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
+from typing import Final
 
 import redis
 from redis.client import Pipeline
@@ -19,15 +21,22 @@ from psp_simulator.adapters.redis_records import (
     charge_from,
     hash_mapping,
     optional_text,
+    payout_fields,
+    payout_from,
     refund_fields,
     refund_from,
     text,
     text_fields,
 )
-from psp_simulator.domain.charges import Charge, Refund
+from psp_simulator.domain.charges import Charge, Refund, Status
 from psp_simulator.domain.idempotency import IdempotencyRecord
+from psp_simulator.domain.payouts import Payout
+from psp_simulator.domain.settlement_report import settlement_day
 from psp_simulator.domain.webhooks import Webhook
 from psp_simulator.service_layer.ports import IdempotencyScope
+
+CAPTURE_MEMBER: Final = "capture:"
+REFUND_MEMBER: Final = "refund:"
 
 
 class RedisTransaction:
@@ -52,6 +61,10 @@ class RedisTransaction:
         fields = text_fields(self._pipe.hgetall(self._watched(self._keys.refund(refund_id))))
         return refund_from(fields) if fields else None
 
+    def payout(self, payout_id: str) -> Payout | None:
+        fields = text_fields(self._pipe.hgetall(self._watched(self._keys.payout(payout_id))))
+        return payout_from(fields) if fields else None
+
     def remember(self, scope: IdempotencyScope, key: str, record: IdempotencyRecord) -> None:
         value = json.dumps({"fingerprint": record.fingerprint, "resource_id": record.resource_id})
         self._writes().set(self._keys.idempotency(scope, key), value, ex=self._ttl)
@@ -64,6 +77,8 @@ class RedisTransaction:
         index = self._keys.charges_by_reference(charge.reference)
         pipe.sadd(index, charge.id)
         pipe.expire(index, self._ttl)
+        if charge.outcome is Status.SUCCEEDED:
+            self._mark_settled(f"{CAPTURE_MEMBER}{charge.id}", charge.settles_at)
 
     def add_refund(self, charge: Charge, refund: Refund) -> None:
         pipe = self._writes()
@@ -71,6 +86,22 @@ class RedisTransaction:
         pipe.hset(key, mapping=hash_mapping(refund_fields(refund)))
         pipe.expire(key, self._ttl)
         pipe.hset(self._keys.charge(charge.id), "refunded_amount", str(charge.refunded_amount))
+        self._mark_settled(f"{REFUND_MEMBER}{refund.id}", refund.settles_at)
+
+    def add_payout(self, payout: Payout) -> None:
+        pipe = self._writes()
+        key = self._keys.payout(payout.id)
+        pipe.hset(key, mapping=hash_mapping(payout_fields(payout)))
+        pipe.expire(key, self._ttl)
+        index = self._keys.payouts_by_batch(payout.batch_id)
+        pipe.sadd(index, payout.id)
+        pipe.expire(index, self._ttl)
+
+    def _mark_settled(self, member: str, settles_at: float) -> None:
+        """Index a capture or refund under the UTC day its outcome shows, for the report."""
+        index = self._keys.settled_on(settlement_day(settles_at).isoformat())
+        self._pipe.zadd(index, {member: settles_at})
+        self._pipe.expire(index, self._ttl)
 
     def schedule(self, webhook: Webhook) -> None:
         stage_delivery(self._writes(), self._keys, webhook, self._ttl)
@@ -129,8 +160,34 @@ class RedisUnitOfWork:
     def charges_with_reference(self, reference: str) -> Sequence[Charge]:
         members = self._client.smembers(self._keys.charges_by_reference(reference))
         ids = sorted(text(member) for member in members)
+        return [charge_from(row) for row in self._hashes([self._keys.charge(i) for i in ids])]
+
+    def payout(self, payout_id: str) -> Payout | None:
+        fields = text_fields(self._client.hgetall(self._keys.payout(payout_id)))
+        return payout_from(fields) if fields else None
+
+    def payouts_for_batch(self, batch_id: str) -> Sequence[Payout]:
+        members = self._client.smembers(self._keys.payouts_by_batch(batch_id))
+        rows = self._hashes([self._keys.payout(text(member)) for member in members])
+        return [payout_from(row) for row in rows]
+
+    def settled_on(self, day: date) -> tuple[Sequence[Charge], Sequence[Refund]]:
+        members = [
+            text(member)
+            for member in self._client.zrange(self._keys.settled_on(day.isoformat()), 0, -1)
+        ]
+        charge_ids = [
+            m.removeprefix(CAPTURE_MEMBER) for m in members if m.startswith(CAPTURE_MEMBER)
+        ]
+        refund_ids = [m.removeprefix(REFUND_MEMBER) for m in members if m.startswith(REFUND_MEMBER)]
+        charges = self._hashes([self._keys.charge(charge_id) for charge_id in charge_ids])
+        refunds = self._hashes([self._keys.refund(refund_id) for refund_id in refund_ids])
+        return [charge_from(row) for row in charges], [refund_from(row) for row in refunds]
+
+    def _hashes(self, keys: Sequence[str]) -> list[dict[str, str]]:
+        """Every hash that still exists, in one round trip."""
         with self._client.pipeline(transaction=False) as pipe:
-            for charge_id in ids:
-                pipe.hgetall(self._keys.charge(charge_id))
+            for key in keys:
+                pipe.hgetall(key)
             rows = pipe.execute()
-        return [charge_from(text_fields(row)) for row in rows if row]
+        return [text_fields(row) for row in rows if row]

@@ -1,5 +1,6 @@
 """POSTs one signed webhook to the platform."""
 
+from collections.abc import Mapping
 from typing import Final
 
 import httpx
@@ -7,6 +8,7 @@ import httpx
 from paykit.auth.webhook_signature import SIGNATURE_HEADER, sign
 from paykit.settings import Secret
 from psp_simulator.domain.delivery import AttemptResult
+from psp_simulator.domain.webhooks import WebhookTarget
 from psp_simulator.service_layer.ports import Clock
 
 USER_AGENT: Final = "psp-simulator/0.1"
@@ -14,22 +16,29 @@ _MAX_ERROR_LENGTH: Final = 200
 
 
 class HttpWebhookTransport:
-    """Signs the stored bytes as they are (never re-serialised) with a fresh timestamp."""
+    """Signs the stored bytes as they are (never re-serialised) with a fresh timestamp, and
+    POSTs them to the endpoint of their kind (payments and refunds, or payouts)."""
 
-    def __init__(self, client: httpx.Client, url: str, secret: Secret, clock: Clock) -> None:
+    def __init__(
+        self,
+        client: httpx.Client,
+        urls: Mapping[WebhookTarget, str],
+        secret: Secret,
+        clock: Clock,
+    ) -> None:
         self._client = client
-        self._url = url
+        self._urls = dict(urls)
         self._secret = secret
         self._clock = clock
 
-    def send(self, body: bytes) -> AttemptResult:
+    def send(self, body: bytes, target: WebhookTarget) -> AttemptResult:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             SIGNATURE_HEADER: sign(body, self._secret.reveal(), int(self._clock())),
         }
         try:
-            response = self._client.post(self._url, content=body, headers=headers)
+            response = self._client.post(self._urls[target], content=body, headers=headers)
         except httpx.HTTPError as error:
             return AttemptResult(error=_describe(error))
         return AttemptResult(status_code=response.status_code)

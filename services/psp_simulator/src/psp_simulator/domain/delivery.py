@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from psp_simulator.domain.webhooks import WebhookTarget
+
 FACTOR: Final = 2
 # Past this many doublings the cap has long since won; stops the power overflowing a float.
 _MAX_EXPONENT: Final = 64
@@ -115,3 +117,4 @@ class ClaimedDelivery:
     attempts: int
     first_due_at: float
     claim_token: str
+    target: WebhookTarget = WebhookTarget.PAYMENTS

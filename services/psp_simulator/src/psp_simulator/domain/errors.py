@@ -56,3 +56,17 @@ class RefundExceedsCharge(RefundRefused):
 
 class ConcurrentUpdate(SimulatorError):
     """Too many simultaneous writers to one charge; the caller may simply try again."""
+
+
+class PayoutIdempotencyKeyReused(IdempotencyKeyReused):
+    """Answered 409, as the payouts API documents (charges and refunds keep their 422)."""
+
+
+class PayoutNotFound(SimulatorError):
+    def __init__(self, payout_id: str) -> None:
+        super().__init__(f"no payout {payout_id!r}")
+        self.payout_id = payout_id
+
+
+class BankUnavailable(SimulatorError):
+    """The bank did not take the payout: nothing was recorded, the caller retries."""

@@ -57,9 +57,11 @@ class Timings:
     response_delay: float
     slow_webhook_delay: float
     late_webhook_delay: float
+    # A payout's request to its outcome (status and webhook).
+    payout_delay: float = 0.5
 
     def __post_init__(self) -> None:
-        if min(self.outcome_delay, self.response_delay) < 0:
+        if min(self.outcome_delay, self.response_delay, self.payout_delay) < 0:
             raise ValueError("delays must not be negative")
         if min(self.slow_webhook_delay, self.late_webhook_delay) < 0:
             raise ValueError("delays must not be negative")

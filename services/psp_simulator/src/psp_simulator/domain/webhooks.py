@@ -20,6 +20,13 @@ REFUND_STATUS: Final = "refund.status"
 NewId = Callable[[str], str]
 
 
+class WebhookTarget(StrEnum):
+    """Which of the platform's endpoints a webhook goes to: payments (and refunds) or payouts."""
+
+    PAYMENTS = "payments"
+    PAYOUTS = "payouts"
+
+
 class WebhookStatus(StrEnum):
     SUCCESS = "SUCCESS"
     FAILED = "FAILED"
@@ -36,6 +43,7 @@ class Webhook:
     refund_reference: str | None
     due_at: float
     body: bytes
+    target: WebhookTarget = WebhookTarget.PAYMENTS
 
 
 def payment_status_body(

@@ -24,18 +24,7 @@ _REFUND_REQUEST: Final = RefundRequest()
 def api_blueprint(simulator: Simulator) -> Blueprint:
     api = Blueprint("api", __name__)
 
-    @api.before_request
-    def apply_faults() -> None:
-        verdict = admit_call(simulator)
-        if verdict is Verdict.UNAVAILABLE:
-            raise Problem(
-                503,
-                "psp_unavailable",
-                detail="The payment provider is unavailable.",
-                headers={"Retry-After": "1"},
-            )
-        if verdict is Verdict.INTERNAL_ERROR:
-            raise Problem(500, "internal_error", detail="The payment provider failed.")
+    api.before_request(lambda: apply_faults(simulator))
 
     @api.post("/charges")
     def create_charge() -> Response:
@@ -71,6 +60,20 @@ def api_blueprint(simulator: Simulator) -> Blueprint:
         return jsonify(refund_json(refunds.get_refund(simulator, refund_id)))
 
     return api
+
+
+def apply_faults(simulator: Simulator) -> None:
+    """The injected faults, before a public API call does anything."""
+    verdict = admit_call(simulator)
+    if verdict is Verdict.UNAVAILABLE:
+        raise Problem(
+            503,
+            "psp_unavailable",
+            detail="The payment provider is unavailable.",
+            headers={"Retry-After": "1"},
+        )
+    if verdict is Verdict.INTERNAL_ERROR:
+        raise Problem(500, "internal_error", detail="The payment provider failed.")
 
 
 def idempotency_key() -> str:

@@ -13,6 +13,8 @@ from psp_simulator.bootstrap import build_simulator, connect_redis
 from psp_simulator.entrypoints.admin import admin_blueprint
 from psp_simulator.entrypoints.api import api_blueprint
 from psp_simulator.entrypoints.errors import register_error_handlers
+from psp_simulator.entrypoints.payouts_api import payouts_blueprint
+from psp_simulator.entrypoints.reports_api import reports_blueprint
 from psp_simulator.settings import SERVICE_NAME, SimulatorSettings, load_simulator_settings
 
 EXTENSION = "psp_simulator"
@@ -44,6 +46,8 @@ def create_app(
         SERVICE_NAME, readiness_checks={"redis": redis_answers}, import_name=__name__
     )
     app.register_blueprint(api_blueprint(simulator))
+    app.register_blueprint(payouts_blueprint(simulator))
+    app.register_blueprint(reports_blueprint(simulator))
     app.register_blueprint(admin_blueprint(simulator))
     register_error_handlers(app)
     app.extensions[EXTENSION] = simulator

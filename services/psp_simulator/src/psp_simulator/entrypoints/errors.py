@@ -9,10 +9,13 @@ from paykit.logging import get_logger
 from paykit.problems import Problem
 from paykit.web import problem_response
 from psp_simulator.domain.errors import (
+    BankUnavailable,
     ChargeNotFound,
     ChargeNotRefundable,
     ConcurrentUpdate,
     IdempotencyKeyReused,
+    PayoutIdempotencyKeyReused,
+    PayoutNotFound,
     RefundExceedsCharge,
     RefundNotFound,
     RefundOfUnknownCharge,
@@ -29,6 +32,9 @@ PROBLEM_CODES: Final[Mapping[type[SimulatorError], tuple[int, str]]] = {
     ChargeNotRefundable: (422, "charge_not_refundable"),
     RefundExceedsCharge: (422, "refund_exceeds_charge"),
     ConcurrentUpdate: (409, "concurrent_update"),
+    PayoutIdempotencyKeyReused: (409, "idempotency_key_reused"),
+    PayoutNotFound: (404, "payout_not_found"),
+    BankUnavailable: (503, "bank_unavailable"),
 }
 
 _log = get_logger(__name__)
@@ -44,7 +50,7 @@ def problem_for(error: SimulatorError) -> Problem:
     headers: dict[str, str] = {}
     if isinstance(error, RefundExceedsCharge):
         extra["refundable_amount"] = error.refundable
-    if isinstance(error, ConcurrentUpdate):
+    if isinstance(error, ConcurrentUpdate | BankUnavailable):
         headers["Retry-After"] = "1"
     return Problem(status, code, detail=str(error), extra=extra, headers=headers)
 

@@ -8,6 +8,7 @@ from payevents.fieldtypes import format_utc
 from psp_simulator.domain.delivery import DeliveryRecord
 from psp_simulator.service_layer.charges import ChargeReceipt
 from psp_simulator.service_layer.faults import FaultSettings, HangState
+from psp_simulator.service_layer.payouts import PayoutReceipt
 from psp_simulator.service_layer.refunds import RefundReceipt
 
 
@@ -38,6 +39,25 @@ def refund_json(receipt: RefundReceipt) -> dict[str, Any]:
         "currency": refund.currency,
         "status": refund.status_at(receipt.seen_at).value,
         "created_at": timestamp(refund.created_at),
+    }
+
+
+def payout_json(receipt: PayoutReceipt) -> dict[str, Any]:
+    payout, now = receipt.payout, receipt.seen_at
+    decided = payout.is_decided_at(now)
+    return {
+        "id": payout.id,
+        "status": payout.status_at(now).value,
+        "batch_id": payout.batch_id,
+        "attempt": payout.attempt,
+        "merchant_id": payout.merchant_id,
+        "amount": payout.amount,
+        "currency": payout.currency,
+        "bank_account": payout.bank_account,
+        "failure_code": payout.failure_code if decided else None,
+        "failure_message": payout.failure_message if decided else None,
+        "created_at": timestamp(payout.created_at),
+        "decided_at": timestamp(payout.decided_at) if decided else None,
     }
 
 

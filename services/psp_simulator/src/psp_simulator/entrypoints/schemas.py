@@ -6,7 +6,15 @@ from typing import Any
 from flask import request
 from marshmallow import ValidationError, fields, validate
 
-from payevents.fieldtypes import StrictSchema, Text, amount, currency, identifier, payment_id
+from payevents.fieldtypes import (
+    StrictSchema,
+    Text,
+    amount,
+    attempt,
+    currency,
+    identifier,
+    payment_id,
+)
 from paykit.problems import Problem
 from psp_simulator.domain.faults import MAX_HANG_CALLS, MAX_HANG_MS, MAX_LATENCY_MS
 
@@ -25,6 +33,16 @@ class RefundRequest(StrictSchema):
     charge_id = Text(required=True, validate=_TOKEN_LENGTH)
     amount = amount("Amount to refund, in minor units.")
     reference = identifier("The platform's refund reference.")
+
+
+class PayoutRequest(StrictSchema):
+    batch_id = identifier("The platform's settlement batch id.")
+    attempt = attempt("Which attempt at paying the batch this is, from 1.")
+    merchant_id = identifier("The merchant being paid.")
+    amount = amount("Amount to pay out, in minor units.")
+    currency = currency()
+    # Any account is parsed; the test accounts that fail are the domain's business.
+    bank_account = Text(required=True, validate=_TOKEN_LENGTH)
 
 
 class _StrictBoolean(fields.Boolean):

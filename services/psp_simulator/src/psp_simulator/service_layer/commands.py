@@ -35,3 +35,26 @@ class CreateRefund:
         return fingerprint(
             {"charge_id": self.charge_id, "amount": self.amount, "reference": self.reference}
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePayout:
+    idempotency_key: str
+    batch_id: str
+    attempt: int
+    merchant_id: str
+    amount: int
+    currency: str
+    bank_account: str
+
+    def fingerprint(self) -> str:
+        return fingerprint(
+            {
+                "batch_id": self.batch_id,
+                "attempt": self.attempt,
+                "merchant_id": self.merchant_id,
+                "amount": self.amount,
+                "currency": self.currency,
+                "bank_account": self.bank_account,
+            }
+        )

@@ -48,7 +48,7 @@ class WebhookSender:
         claimed = self.queue.claim(now=now, lease_until=now + self.lease_seconds)
         if claimed is None:
             return None
-        result = self.transport.send(claimed.body)
+        result = self.transport.send(claimed.body, claimed.target)
         finished_at = self.clock()
         next_attempt_at: float | None = None
         if result.accepted:

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from datetime import date
 from enum import StrEnum
 from typing import Protocol
 
@@ -14,7 +15,8 @@ from psp_simulator.domain.delivery import (
 )
 from psp_simulator.domain.faults import Faults
 from psp_simulator.domain.idempotency import IdempotencyRecord
-from psp_simulator.domain.webhooks import Webhook
+from psp_simulator.domain.payouts import Payout
+from psp_simulator.domain.webhooks import Webhook, WebhookTarget
 
 # Seconds since the epoch, as time.time() gives them.
 Clock = Callable[[], float]
@@ -25,6 +27,7 @@ Roll = Callable[[], float]
 class IdempotencyScope(StrEnum):
     CHARGES = "charges"
     REFUNDS = "refunds"
+    PAYOUTS = "payouts"
 
 
 class Pause(Protocol):
@@ -40,12 +43,14 @@ class Transaction(Protocol):
     def idempotency_record(self, scope: IdempotencyScope, key: str) -> IdempotencyRecord | None: ...
     def charge(self, charge_id: str) -> Charge | None: ...
     def refund(self, refund_id: str) -> Refund | None: ...
+    def payout(self, payout_id: str) -> Payout | None: ...
     def remember(self, scope: IdempotencyScope, key: str, record: IdempotencyRecord) -> None: ...
     def add_charge(self, charge: Charge) -> None: ...
     def add_refund(self, charge: Charge, refund: Refund) -> None:
         """Store `refund` and `charge` as it stands after it."""
         ...
 
+    def add_payout(self, payout: Payout) -> None: ...
     def schedule(self, webhook: Webhook) -> None: ...
     def commit(self) -> bool:
         """False when a read changed under us; nothing was written then, and the caller retries."""
@@ -62,6 +67,11 @@ class UnitOfWork(Protocol):
     def charge(self, charge_id: str) -> Charge | None: ...
     def refund(self, refund_id: str) -> Refund | None: ...
     def charges_with_reference(self, reference: str) -> Sequence[Charge]: ...
+    def payout(self, payout_id: str) -> Payout | None: ...
+    def payouts_for_batch(self, batch_id: str) -> Sequence[Payout]: ...
+    def settled_on(self, day: date) -> tuple[Sequence[Charge], Sequence[Refund]]:
+        """The succeeded charges and the refunds whose outcome shows on that UTC day."""
+        ...
 
 
 class FaultStore(Protocol):
@@ -103,4 +113,4 @@ class DeliveryQueue(Protocol):
 
 
 class WebhookTransport(Protocol):
-    def send(self, body: bytes) -> AttemptResult: ...
+    def send(self, body: bytes, target: WebhookTarget) -> AttemptResult: ...

@@ -36,6 +36,8 @@ class Simulator:
     pause: Pause
     roll: Roll
     new_id: NewId
+    # The provider's processing fee on a capture in the settlement report, in basis points.
+    report_fee_bps: int = 0
 
 
 def run_optimistically(simulator: Simulator, work: Callable[[Transaction], T]) -> T:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
+from typing import Any
 
+import psycopg
 import pytest
 
 from localcluster.migrations import migration_sources
 from localcluster.testing import ClusterEnv
+from payevents import Envelope, decode, new_event
 from paykit.testing import scratch_database
 
 
@@ -27,3 +31,57 @@ def fresh_database(cluster: ClusterEnv) -> Iterator[Callable[[], str]]:
 @pytest.fixture
 def merchant() -> str:
     return f"MER_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def posting() -> Callable[..., Envelope]:
+    """A ``ledger.transaction_posted`` as the ledger announces a payment or a refund."""
+
+    def build(
+        merchant_id: str,
+        kind: str = "payment",
+        amount: int = 10_000,
+        fee: int = 165,
+        *,
+        currency: str = "EUR",
+        effective_at: datetime | None = None,
+        transaction_id: str | None = None,
+    ) -> Envelope:
+        escrow = f"merchant:{merchant_id}:escrow"
+        if kind == "payment":
+            entries = [
+                {"account": "psp_clearing", "direction": "debit", "amount": amount},
+                {"account": escrow, "direction": "credit", "amount": amount - fee},
+                {"account": "platform:fees", "direction": "credit", "amount": fee},
+            ]
+        else:
+            entries = [
+                {"account": escrow, "direction": "debit", "amount": amount},
+                {"account": "psp_clearing", "direction": "credit", "amount": amount},
+            ]
+        data: dict[str, Any] = {
+            "transaction_id": transaction_id or f"ltx_{uuid.uuid4().hex}",
+            "kind": kind,
+            "merchant_id": merchant_id,
+            "currency": currency,
+            "entries": [e for e in entries if e["amount"] > 0],
+            "payment_id": f"PAY_{uuid.uuid4().hex[:16]}",
+            "effective_at": (effective_at or datetime.now(UTC)).isoformat(),
+        }
+        if kind == "refund":
+            data["refund_id"] = f"REF_{uuid.uuid4().hex[:16]}"
+        return new_event("ledger.transaction_posted", data, source="ledger", subject=merchant_id)
+
+    return build
+
+
+@pytest.fixture
+def outbox_events() -> Callable[[str], list[Envelope]]:
+    """The events a settlement database has written to its outbox, in order."""
+
+    def read(database_url: str) -> list[Envelope]:
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute("SELECT value FROM outbox ORDER BY id").fetchall()
+        return [decode(bytes(value)) for (value,) in rows]
+
+    return read

@@ -1,0 +1,34 @@
+"""Itemising: each posted payment or refund becomes one settlement item, once."""
+
+from __future__ import annotations
+
+from payevents import Envelope
+from paykit.db import Connection
+from settlement_service.adapters.items_repository import ItemsRepository
+from settlement_service.domain.items import Item, item_from_posting
+from settlement_service.service_layer.events import publish
+
+
+def itemize(conn: Connection, envelope: Envelope) -> Item | None:
+    """The item the posting stands for, recorded with its event; None when it is no item or
+    was itemised before (the same ledger transaction under another event id included)."""
+    item = item_from_posting(envelope.data, event_id=envelope.id, occurred_at=envelope.occurred_at)
+    if item is None or not ItemsRepository(conn).add(item):
+        return None
+    publish(
+        conn,
+        "settlement.item_created",
+        {
+            "item_id": item.id,
+            "merchant_id": item.merchant_id,
+            "currency": item.currency,
+            "kind": item.kind,
+            "amount": item.gross_amount,
+            "fee_amount": item.fee_amount,
+            "payment_id": item.payment_id,
+            "refund_id": item.refund_id,
+            "ledger_transaction_id": item.ledger_transaction_id,
+        },
+        causation=envelope,
+    )
+    return item

@@ -32,6 +32,18 @@ VALID_DATA: dict[str, dict[str, Any]] = {
     "refund.failed": {**REFUND, "failure_code": "psp_error"},
     "psp.payment_status_received": {**PSP_STATUS, "status": "succeeded"},
     "psp.refund_status_received": {**PSP_STATUS, "refund_id": "RFD_1", "status": "failed"},
+    "psp.payout_status_received": {
+        "payout_id": "po_1",
+        "batch_id": "BAT_7",
+        "attempt": 1,
+        "merchant_id": "MER_42",
+        "status": "failed",
+        "amount": 98350,
+        "currency": "EUR",
+        "failure_code": "account_closed",
+        "failure_message": "The beneficiary's bank account is closed.",
+        "occurred_at": "2025-03-02T06:00:00Z",
+    },
     "ledger.transaction_posted": {
         "transaction_id": "txn_1",
         "kind": "payment",

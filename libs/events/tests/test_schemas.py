@@ -17,6 +17,7 @@ ARCHITECTURE_EVENTS = {
     "refund.failed",
     "psp.payment_status_received",
     "psp.refund_status_received",
+    "psp.payout_status_received",
     "ledger.transaction_posted",
     "settlement.item_created",
     "settlement.batch_closed",
@@ -205,3 +206,16 @@ def test_a_carried_forward_batch_names_why_it_stayed_open(
     carried["reason"] = "too_small"
 
     assert "reason" in violation("settlement.batch_carried_forward", carried).errors
+
+
+def test_a_payout_outcome_is_paid_or_failed_and_the_failure_fields_are_optional(
+    valid_data: dict[str, dict[str, Any]],
+) -> None:
+    data = {**valid_data["psp.payout_status_received"], "status": "paid", "failure_code": None}
+    del data["failure_message"]
+
+    loaded = REGISTRY.validate("psp.payout_status_received", 1, data)
+
+    assert loaded["failure_code"] is None and loaded["failure_message"] is None
+    assert "status" in violation("psp.payout_status_received", {**data, "status": "pending"}).errors
+    assert "attempt" in violation("psp.payout_status_received", {**data, "attempt": 0}).errors

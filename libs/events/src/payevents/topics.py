@@ -58,8 +58,8 @@ PAYMENT_EVENTS = Topic(
 WEBHOOK_EVENTS = Topic(
     name="webhook-events",
     partitions=6,
-    key="payment id",
-    consumers=(ConsumerGroup("payment-status-applier"),),
+    key="payment id (batch id for payout outcomes)",
+    consumers=(ConsumerGroup("payment-status-applier"), ConsumerGroup("settlement-payout-applier")),
 )
 LEDGER_EVENTS = Topic(
     name="ledger-events",

@@ -1,4 +1,5 @@
-"""What the PSP told us by webhook, published by the webhook service on webhook-events.
+"""What the PSP (and the bank it plays) told us by webhook, published by the webhook service on
+webhook-events.
 
 The webhook service only verifies and translates; the payment service decides what a status
 means for the payment. Statuses are already mapped to the platform's vocabulary here, so no
@@ -40,6 +41,26 @@ class PspRefundStatusReceivedV1(PspStatusFacts):
     status = f.choice("Status in the platform's vocabulary.", ("processing", "succeeded", "failed"))
 
 
+class PspPayoutStatusReceivedV1(StrictSchema):
+    """The bank reported a payout's outcome in a verified webhook; keyed by batch id.
+
+    One payout is one attempt at paying a settlement batch. The settlement service decides
+    what the outcome means for the batch; the payment service ignores these.
+    """
+
+    payout_id = f.identifier("The bank's payout id.")
+    batch_id = f.identifier("The settlement batch the payout pays.")
+    attempt = f.attempt("Which attempt at paying the batch, from 1.")
+    merchant_id = f.identifier("The merchant paid.")
+    status = f.choice("The payout's outcome.", ("paid", "failed"))
+    amount = f.amount("Amount paid out, in minor units.")
+    currency = f.currency("Currency of the payout.")
+    failure_code = f.code("Why the bank failed the payout, for failed payouts.", optional=True)
+    failure_message = f.free_text("The bank's explanation, for people.")
+    occurred_at = f.timestamp("When the bank decided the payout.")
+
+
 def register(registry: EventRegistry) -> None:
     registry.register("psp.payment_status_received", 1, PspPaymentStatusReceivedV1)
     registry.register("psp.refund_status_received", 1, PspRefundStatusReceivedV1)
+    registry.register("psp.payout_status_received", 1, PspPayoutStatusReceivedV1)

@@ -122,6 +122,32 @@ def test_a_report_about_an_unknown_payment_retries_through_the_tiers_not_straigh
         status_applier(service)(NoConnection(), report("PAY_not_yet"))  # type: ignore[arg-type]
 
 
+def test_a_payout_outcome_on_webhook_events_is_applied_as_nothing(
+    service: PaymentService, fake_uow: FakeUnitOfWork, payment_in: Callable[..., Payment]
+) -> None:
+    payment = payment_in("processing")
+    payout = new_event(
+        "psp.payout_status_received",
+        {
+            "payout_id": "po_1",
+            "batch_id": "BAT_1",
+            "attempt": 1,
+            "merchant_id": "MER_1",
+            "status": "paid",
+            "amount": 100,
+            "currency": "EUR",
+            "occurred_at": "2025-03-01T12:00:00Z",
+        },
+        source="webhook",
+        subject="BAT_1",
+    )
+
+    status_applier(service)(NoConnection(), payout)  # type: ignore[arg-type]
+
+    assert stored_payment(fake_uow, payment.id).status == "processing"
+    assert fake_uow.published == []
+
+
 @pytest.mark.parametrize(("timeout", "batch"), [(1, 20), (2, 20), (10, 12), (60, 2), (300, 1)])
 def test_a_charger_batch_whose_every_call_times_out_ends_well_within_the_poll_interval(
     timeout: float, batch: int

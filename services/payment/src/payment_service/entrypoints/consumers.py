@@ -76,6 +76,8 @@ def status_applier(service: PaymentService) -> Handler:
             elif envelope.type == REFUND_REPORT:
                 apply = apply_refund_report
             else:
+                # Payout outcomes (psp.payout_status_received) share the topic but are the
+                # settlement service's: applied here as nothing, so never dead-lettered.
                 return
             apply(
                 report_from(envelope),

@@ -149,6 +149,48 @@ def test_platform_accounts_and_the_trial_balance_need_the_admin_audience(
     assert {"psp_clearing", "platform:fees"} <= {row["account"] for row in platform}
 
 
+def test_operators_list_a_periods_transactions_a_page_at_a_time(
+    as_user: Callable[..., FlaskClient], merchant: str, paid_twice: list[str]
+) -> None:
+    admin = as_user("ops_bob", admin=True)
+    period = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-04T00:00:00Z"}
+    query = {**period, "merchant_id": merchant, "kind": "payment", "limit": 1}
+    first = admin.get("/admin/transactions", query_string=query).get_json()
+    assert [row["id"] for row in first["data"]] == [paid_twice[0]]
+    assert {e["account"] for e in first["data"][0]["entries"]} == {
+        "psp_clearing",
+        f"merchant:{merchant}:escrow",
+        "platform:fees",
+    }
+    second = admin.get(
+        "/admin/transactions", query_string={**query, "cursor": first["next_cursor"]}
+    ).get_json()
+    assert [row["id"] for row in second["data"]] == [paid_twice[1]]
+    assert second["next_cursor"] is None
+    march_first = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z"}
+    only_first = admin.get(
+        "/admin/transactions", query_string={**march_first, "merchant_id": merchant}
+    ).get_json()
+    assert [row["id"] for row in only_first["data"]] == [paid_twice[0]]
+    refunds = admin.get(
+        "/admin/transactions", query_string={**period, "merchant_id": merchant, "kind": "refund"}
+    ).get_json()
+    assert refunds["data"] == []
+
+
+def test_a_period_listing_refuses_bad_input_and_merchants(
+    as_user: Callable[..., FlaskClient], merchant: str
+) -> None:
+    admin = as_user("ops_bob", admin=True)
+    backwards = {"from": "2026-03-04T00:00:00Z", "to": "2026-03-01T00:00:00Z"}
+    assert admin.get("/admin/transactions", query_string=backwards).status_code == 400
+    assert admin.get("/admin/transactions", query_string={"from": "x"}).status_code == 400
+    unknown_kind = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z", "kind": "gift"}
+    assert admin.get("/admin/transactions", query_string=unknown_kind).status_code == 400
+    period = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z"}
+    assert as_user(merchant).get("/admin/transactions", query_string=period).status_code == 401
+
+
 def test_an_adjustment_is_a_balanced_transaction_with_its_reason_and_actor(
     as_user: Callable[..., FlaskClient], merchant: str, paid_twice: list[str]
 ) -> None:

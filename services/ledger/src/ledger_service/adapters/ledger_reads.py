@@ -45,6 +45,20 @@ _TRANSACTION_ENTRIES = (
     "SELECT a.code AS account, e.side AS direction, e.amount FROM ledger_entries e"
     " JOIN ledger_accounts a ON a.id = e.account_id WHERE e.transaction_id = %s ORDER BY e.id"
 )
+_TRANSACTIONS_IN_PERIOD = (
+    "SELECT s.seq, t.id, t.reference, t.kind, t.currency, t.merchant_id, t.payment_id,"
+    " t.refund_id, t.settlement_batch_id, t.effective_at, t.recorded_at"
+    " FROM ledger_transactions t JOIN ledger_seals s ON s.transaction_id = t.id"
+    " WHERE t.effective_at >= %(start)s AND t.effective_at < %(end)s"
+    " AND (%(kinds)s::text[] IS NULL OR t.kind = ANY(%(kinds)s::text[]))"
+    " AND (%(merchant)s::text IS NULL OR t.merchant_id = %(merchant)s)"
+    " AND s.seq > %(after)s ORDER BY s.seq LIMIT %(limit)s"
+)
+_ENTRIES_OF_TRANSACTIONS = (
+    "SELECT e.transaction_id, a.code AS account, e.side AS direction, e.amount"
+    " FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id"
+    " WHERE e.transaction_id = ANY(%s) ORDER BY e.id"
+)
 _TRIAL_BALANCE = (
     "WITH moved AS ("
     "  SELECT e.account_id, sum(e.amount) FILTER (WHERE e.side = 'debit') AS debits,"
@@ -92,6 +106,35 @@ class LedgerReads:
         transaction = found[0]
         transaction["entries"] = self._rows(_TRANSACTION_ENTRIES, (transaction_id,))
         return transaction
+
+    def transactions_in_period(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        kinds: list[str] | None,
+        merchant_id: str | None,
+        after: int,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Sealed transactions effective in [start, end), in seal order after seal ``after``."""
+        found = self._rows(
+            _TRANSACTIONS_IN_PERIOD,
+            {
+                "start": start,
+                "end": end,
+                "kinds": kinds,
+                "merchant": merchant_id,
+                "after": after,
+                "limit": limit,
+            },
+        )
+        entries: dict[str, list[dict[str, Any]]] = {row["id"]: [] for row in found}
+        for entry in self._rows(_ENTRIES_OF_TRANSACTIONS, (list(entries),)):
+            entries[entry.pop("transaction_id")].append(entry)
+        for row in found:
+            row["entries"] = entries[row["id"]]
+        return found
 
     def trial_balance(self) -> list[dict[str, Any]]:
         return self._rows(_TRIAL_BALANCE, None)

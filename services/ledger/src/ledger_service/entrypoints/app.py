@@ -34,6 +34,7 @@ from ledger_service.entrypoints.schemas import (
     AsOfSchema,
     EntriesPageSchema,
     PlatformBalancesSchema,
+    TransactionsInPeriodSchema,
     decode_cursor,
     encode_cursor,
 )
@@ -155,6 +156,38 @@ def admin_blueprint(service: LedgerService, auth: BearerAuth) -> Blueprint:
         with service.connections().connection() as conn:
             found = reads.transaction(LedgerReads(conn), transaction_id, merchant_id=None)
         return jsonify(_jsonable(found))
+
+    @api.get("/transactions")
+    def transactions_in_period() -> Response:
+        """For reconciliation: every sealed transaction effective in a period, in seal order."""
+        auth.authorise_request(scope)
+        values: dict[str, Any] = request.args.to_dict()
+        if "kind" in request.args:
+            values["kind"] = request.args.getlist("kind")
+        args = _load(TransactionsInPeriodSchema(), values)
+        if args["end"] <= args["start"]:
+            raise Problem(400, "invalid_period", detail="'to' must be after 'from'")
+        try:
+            after = decode_cursor(args["cursor"]) if args["cursor"] else 0
+        except ValueError as error:
+            raise Problem(400, "invalid_cursor", detail=str(error)) from None
+        with service.connections().connection() as conn:
+            page = LedgerReads(conn).transactions_in_period(
+                args["start"],
+                args["end"],
+                kinds=args["kind"],
+                merchant_id=args["merchant_id"],
+                after=after,
+                limit=args["limit"] + 1,
+            )
+        more = len(page) > args["limit"]
+        page = page[: args["limit"]]
+        return jsonify(
+            {
+                "data": _jsonable([{k: v for k, v in row.items() if k != "seq"} for row in page]),
+                "next_cursor": encode_cursor(page[-1]["seq"]) if more else None,
+            }
+        )
 
     @api.get("/trial-balance")
     def trial_balance() -> Response:

@@ -27,6 +27,28 @@ class EntriesPageSchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
 
 
+TRANSACTION_KINDS = (
+    "payment",
+    "payment_reversal",
+    "refund",
+    "settlement",
+    "payout",
+    "payout_reversal",
+    "adjustment",
+)
+
+
+class TransactionsInPeriodSchema(Schema):
+    """``from`` and ``to`` bound the effective time, [from, to); ``kind`` may repeat."""
+
+    start = UtcDateTime(required=True, data_key="from")
+    end = UtcDateTime(required=True, data_key="to")
+    kind = fields.List(fields.String(validate=validate.OneOf(TRANSACTION_KINDS)), load_default=None)
+    merchant_id = f.identifier("Only this merchant's transactions.", optional=True)
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE))
+
+
 class AdjustmentEntrySchema(Schema):
     account = f.identifier("An account of the chart.")
     direction = f.choice("Side of the entry.", ("debit", "credit"))

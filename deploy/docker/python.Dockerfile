@@ -14,6 +14,8 @@ RUN uv sync --frozen --no-dev --no-editable --package "${SERVICE}"
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --no-create-home app
 COPY --from=build /app/.venv /app/.venv
+# The bootstrap (localcluster) reads every service's migrations from here (PAY_PROJECT_ROOT).
+COPY --from=build /app/services /app/services
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1
 USER app
 WORKDIR /app

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -63,3 +67,27 @@ def test_compose_services_wait_for_bootstrap_and_share_the_jwks() -> None:
         assert service["depends_on"]["bootstrap"]["condition"] == "service_completed_successfully"
         assert service["environment"]["AUTH_JWKS_PATH"].startswith("/secrets/")
         assert "secrets:/secrets:ro" in service["volumes"]
+
+
+def test_the_bootstrap_image_finds_every_services_migrations() -> None:
+    bootstrap = _compose()["services"]["bootstrap"]
+    assert bootstrap["environment"]["PAY_PROJECT_ROOT"] == "/app"
+    dockerfile = (PROJECT_ROOT / bootstrap["build"]["dockerfile"]).read_text()
+    assert "COPY --from=build /app/services /app/services" in dockerfile
+
+
+def test_an_installed_localcluster_is_told_where_the_sources_are(tmp_path: Path) -> None:
+    migrations = tmp_path / "services" / "ledger" / "src" / "ledger_service" / "migrations"
+    migrations.mkdir(parents=True)
+    probe = (
+        "from localcluster.migrations import migration_sources;"
+        "print(migration_sources('ledger')['ledger'])"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "PAY_PROJECT_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.strip() == str(migrations)

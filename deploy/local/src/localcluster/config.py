@@ -16,7 +16,9 @@ from pathlib import Path
 from localcluster.errors import ClusterError
 
 HOST = "127.0.0.1"
-PROJECT_ROOT = Path(__file__).resolve().parents[4]
+# The checkout; an installed copy (the compose bootstrap image) is told where the services'
+# sources are, since its own file then sits in a virtualenv, not in deploy/local.
+PROJECT_ROOT = Path(os.environ.get("PAY_PROJECT_ROOT") or Path(__file__).resolve().parents[4])
 
 DEFAULT_PORTS: dict[str, dict[str, int]] = {
     "dev": {

@@ -126,11 +126,12 @@ class Psp:
         signature: str | None = None,
         headers: Mapping[str, str] | None = None,
         source: str = "127.0.0.1",
+        path: str = "/webhooks/psp",
     ) -> TestResponse:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         signed_at = int(time.time()) if timestamp is None else timestamp
         return self.client.post(
-            "/webhooks/psp",
+            path,
             data=raw,
             headers={
                 "Content-Type": "application/json",
@@ -188,6 +189,31 @@ def payment_body(unique: str) -> Callable[..., dict[str, Any]]:
             "paymentRef": f"PAY_{unique}",
             "status": "SUCCESS",
             "gatewayData": gateway,
+            **changes,
+        }
+
+    return body
+
+
+PAYOUT_WEBHOOKS = "/webhooks/psp/payouts"
+
+
+@pytest.fixture
+def payout_body(unique: str) -> Callable[..., dict[str, Any]]:
+    """The bank's payout webhook body for a batch of this test, with overrides."""
+
+    def body(**changes: Any) -> dict[str, Any]:
+        return {
+            "type": "payout.paid",
+            "payout_id": f"po_{unique}",
+            "batch_id": f"BAT_{unique}",
+            "attempt": 1,
+            "merchant_id": "MER_1",
+            "amount": 98_350,
+            "currency": "EUR",
+            "failure_code": None,
+            "failure_message": None,
+            "occurred_at": "2026-03-14T06:00:00.500000Z",
             **changes,
         }
 

@@ -52,6 +52,34 @@ def test_an_accepted_webhook_is_published_as_a_normalised_event_keyed_by_payment
     assert (event.data["status"], event.data["failure_code"]) == ("failed", "card_declined")
 
 
+def test_a_payout_outcome_is_published_once_keyed_by_its_batch_and_a_retry_adds_nothing(
+    psp: Any,
+    payout_body: Callable[..., dict[str, Any]],
+    cluster: ClusterEnv,
+    webhook_database: str,
+    unique: str,
+) -> None:
+    payouts = "/webhooks/psp/payouts"
+    assert psp.post(payout_body(), path=payouts).json["status"] == "accepted"
+    assert psp.post(payout_body(), path=payouts).json["status"] == "duplicate"
+    private = Topic(f"{WEBHOOK_EVENTS.name}-{unique}", 3, WEBHOOK_EVENTS.key)
+    ensure_topics(cluster.bootstrap_servers, (private,))
+    with psycopg.connect(webhook_database) as conn:
+        moved = conn.execute(
+            "UPDATE outbox SET topic = %s WHERE topic = %s AND key = %s AND sent_at IS NULL",
+            (private.name, WEBHOOK_EVENTS.name, f"BAT_{unique}".encode()),
+        ).rowcount
+    assert moved == 1
+
+    _relay_everything_unsent(cluster, webhook_database)
+
+    records = read_topic(cluster.bootstrap_servers, private.name)
+    assert [r.key for r in records] == [f"BAT_{unique}".encode()]
+    event = decode(records[0].value, records[0].headers)
+    assert event.type == "psp.payout_status_received"
+    assert (event.data["payout_id"], event.data["status"]) == (f"po_{unique}", "paid")
+
+
 def _relay_everything_unsent(cluster: ClusterEnv, url: str) -> None:
     """Publishes the private database's unsent rows; other tests' rows go to webhook-events."""
     with psycopg.connect(url) as conn:

@@ -16,13 +16,20 @@ from webhook_service.domain.notifications import (
     PspNotification,
     notification_facts,
 )
+from webhook_service.domain.payout_notifications import (
+    Notification,
+    is_payout_type,
+    parse_payout_notification,
+)
 
 _REASON_DETAIL_MAX: Final = 1000
+# A stored authentic body passed the intake's depth limit; this only bounds reading it back.
+_STORED_DEPTH: Final = 64
 _WRITTEN: Final = (
     "id", "received_at", "verdict", "reason", "reason_detail", "psp_event_id", "psp_event_type",
     "payment_id", "refund_id", "status", "amount", "currency", "psp_reference", "failure_code",
-    "signed_at", "event_id_derived", "request_id", "headers", "body", "body_size", "body_sha256",
-    "source_address", "event_id", "event_type", "event_value",
+    "batch_id", "signed_at", "event_id_derived", "request_id", "headers", "body", "body_size",
+    "body_sha256", "source_address", "event_id", "event_type", "event_value",
 )  # fmt: skip
 _INSERT: Final = sql.SQL("INSERT INTO webhook_deliveries ({columns}) VALUES ({values})").format(
     columns=sql.SQL(", ").join(map(sql.Identifier, _WRITTEN)),
@@ -119,9 +126,7 @@ def _row(delivery: Delivery) -> dict[str, Any]:
 
 def _delivery(row: dict[str, Any]) -> Delivery:
     verdict = Verdict(row["verdict"])
-    notification = None
-    if verdict is not Verdict.REJECTED:
-        notification = PspNotification(**{name: row[name] for name in NOTIFICATION_FIELDS})
+    notification = None if verdict is Verdict.REJECTED else _notification(row)
     event = None
     if row["event_id"] is not None:
         event = EmittedEvent(row["event_id"], row["event_type"], bytes(row["event_value"]))
@@ -142,3 +147,10 @@ def _delivery(row: dict[str, Any]) -> Delivery:
         event=event,
         seq=row["seq"],
     )
+
+
+def _notification(row: dict[str, Any]) -> Notification:
+    if is_payout_type(row["psp_event_type"]):
+        # It parsed when it came in, so the stored bytes parse again: the body is the record.
+        return parse_payout_notification(bytes(row["body"]), max_depth=_STORED_DEPTH)
+    return PspNotification(**{name: row[name] for name in NOTIFICATION_FIELDS})

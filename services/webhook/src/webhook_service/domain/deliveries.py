@@ -20,7 +20,7 @@ from typing import Final
 from paykit.auth.webhook_signature import SIGNATURE_HEADER
 from paykit.logging import REDACTED, is_secret_key
 from webhook_service.domain.errors import WebhookRejected
-from webhook_service.domain.notifications import PspNotification
+from webhook_service.domain.payout_notifications import Notification
 
 
 class Verdict(enum.StrEnum):
@@ -98,7 +98,7 @@ class Delivery:
     reason: str | None = None
     reason_detail: str | None = None
     signed_at: datetime | None = None
-    notification: PspNotification | None = None
+    notification: Notification | None = None
     event: EmittedEvent | None = None
     seq: int | None = None
 
@@ -135,13 +135,13 @@ class Arrival:
     source_address: str | None = None
 
     def accepted(
-        self, signed_at: datetime, notification: PspNotification, event: EmittedEvent
+        self, signed_at: datetime, notification: Notification, event: EmittedEvent
     ) -> Delivery:
         return self._delivery(
             Verdict.ACCEPTED, signed_at=signed_at, notification=notification, event=event
         )
 
-    def duplicate(self, signed_at: datetime, notification: PspNotification) -> Delivery:
+    def duplicate(self, signed_at: datetime, notification: Notification) -> Delivery:
         return self._delivery(Verdict.DUPLICATE, signed_at=signed_at, notification=notification)
 
     def rejected(self, rejection: WebhookRejected, signed_at: datetime | None) -> Delivery:
@@ -177,7 +177,7 @@ class Arrival:
         reason: str | None = None,
         reason_detail: str | None = None,
         signed_at: datetime | None = None,
-        notification: PspNotification | None = None,
+        notification: Notification | None = None,
         event: EmittedEvent | None = None,
     ) -> Delivery:
         return Delivery(

@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
@@ -101,15 +101,30 @@ class PspNotification:
             data["refund_id"] = self.refund_id
         return data
 
+    @property
+    def subject(self) -> str:
+        """The payment: the event's subject and key, so one payment's reports stay in order."""
+        return self.payment_id
+
+    def log_facts(self) -> dict[str, Any]:
+        """The delivery log's columns: every field under its own name."""
+        return {**dataclasses.asdict(self), "batch_id": None}
+
 
 NOTIFICATION_FIELDS: Final = tuple(field.name for field in dataclasses.fields(PspNotification))
+# Every column of the delivery log a notification fills.
+LOGGED_FIELDS: Final = (*NOTIFICATION_FIELDS, "batch_id")
 
 
-def notification_facts(notification: PspNotification | None) -> dict[str, Any]:
-    """The notification's fields by name; all None for a delivery that has none (rejected)."""
+class _Loggable(Protocol):
+    def log_facts(self) -> dict[str, Any]: ...
+
+
+def notification_facts(notification: _Loggable | None) -> dict[str, Any]:
+    """The notification's logged fields by name; all None for a delivery without one."""
     if notification is None:
-        return dict.fromkeys(NOTIFICATION_FIELDS)
-    return dataclasses.asdict(notification)
+        return dict.fromkeys(LOGGED_FIELDS)
+    return notification.log_facts()
 
 
 def parse_notification(raw: bytes, *, max_depth: int) -> PspNotification:

@@ -1,4 +1,5 @@
-"""``POST /webhooks/psp``: the PSP's signed status reports.
+"""``POST /webhooks/psp`` and ``POST /webhooks/psp/payouts``: the PSP's signed status reports
+of payments and refunds, and of payouts (the PSP plays the bank).
 
 Authenticated by signature, not by token. Every delivery is answered from the database alone
 (nothing is published to Kafka here), so the PSP gets its 2xx in milliseconds.
@@ -15,9 +16,11 @@ from paykit.auth.webhook_signature import SIGNATURE_HEADER
 from paykit.problems import Problem
 from paykit.web import current_correlation_id, current_request_id, problem_response
 from webhook_service.domain.errors import RateLimited, WebhookRejected
+from webhook_service.domain.notifications import parse_notification
+from webhook_service.domain.payout_notifications import parse_payout_notification
 from webhook_service.entrypoints.app_context import current_service
 from webhook_service.service_layer.commands import ReceiveWebhook
-from webhook_service.service_layer.handlers import receive_webhook
+from webhook_service.service_layer.handlers import NotificationParser, receive_webhook
 
 # Authentication failures are 401; a body we cannot read is 400; one we can read but will not
 # act on is 422. The PSP retries all of them, which is what we want for a transient
@@ -35,6 +38,16 @@ blueprint = Blueprint("psp_webhooks", __name__)
 
 @blueprint.post("/webhooks/psp")
 def receive_psp_webhook() -> Response:
+    return _receive(parse_notification)
+
+
+@blueprint.post("/webhooks/psp/payouts")
+def receive_payout_webhook() -> Response:
+    """The bank's payout outcomes: signed, checked and deduplicated like payment reports."""
+    return _receive(parse_payout_notification)
+
+
+def _receive(parse: NotificationParser) -> Response:
     service = current_service()
     raw_body, too_large = _read_body(service.rules.max_body_bytes)
     command = ReceiveWebhook(
@@ -54,6 +67,7 @@ def receive_psp_webhook() -> Response:
         replay_cache=service.replay_cache,
         rate_limiter=service.rate_limiter,
         clock=service.clock,
+        parse=parse,
     )
     return jsonify(
         status=receipt.verdict.value,

@@ -34,7 +34,8 @@ from webhook_service.domain.errors import (
     SignatureRejected,
     WebhookRejected,
 )
-from webhook_service.domain.notifications import PspNotification, parse_notification
+from webhook_service.domain.notifications import parse_notification
+from webhook_service.domain.payout_notifications import Notification
 from webhook_service.domain.rate_limits import AdmissionState, source_of
 from webhook_service.domain.signatures import SignaturePolicy
 from webhook_service.service_layer.commands import ListDeliveries, ReceiveWebhook, ReemitEvent
@@ -43,6 +44,8 @@ from webhook_service.service_layer.ports import ReplayCache, SourceRateLimiter, 
 EVENT_SOURCE: Final = "webhook"
 
 Clock = Callable[[], datetime]
+# Reads a verified body of one kind (payment and refund reports, or payout reports).
+NotificationParser = Callable[..., Notification]
 
 _log = get_logger(__name__)
 
@@ -86,8 +89,12 @@ def receive_webhook(
     replay_cache: ReplayCache,
     rate_limiter: SourceRateLimiter,
     clock: Clock = utc_now,
+    parse: NotificationParser = parse_notification,
 ) -> Receipt:
-    """Accept, deduplicate or refuse one delivery; a refusal is raised once it is recorded."""
+    """Accept, deduplicate or refuse one delivery; a refusal is raised once it is recorded.
+
+    `parse` reads the body of the endpoint's kind; everything else is the same for every kind.
+    """
     received_at = clock()
     arrival = Arrival(
         delivery_id=new_delivery_id(),
@@ -105,7 +112,7 @@ def receive_webhook(
         signed_at = rules.signatures.verify(
             command.raw_body, command.signature_header, now=received_at
         )
-        notification = parse_notification(command.raw_body, max_depth=rules.max_json_depth)
+        notification = parse(command.raw_body, max_depth=rules.max_json_depth)
         envelope = _normalised_event(notification, received_at, command.correlation_id)
     except WebhookRejected as rejection:
         _record_refusal(uow, rate_limiter, arrival, rejection, signed_at)
@@ -170,14 +177,14 @@ def reemit_event(command: ReemitEvent, *, uow: UnitOfWork) -> Reemission:
 
 
 def _normalised_event(
-    notification: PspNotification, received_at: datetime, correlation_id: str
+    notification: Notification, received_at: datetime, correlation_id: str
 ) -> Envelope:
     try:
         return new_event(
             notification.event_type,
             notification.event_data(received_at),
             source=EVENT_SOURCE,
-            subject=notification.payment_id,
+            subject=notification.subject,
             correlation_id=correlation_id,
         )
     except InvalidEvent as error:
@@ -235,12 +242,12 @@ def _store(uow: UnitOfWork, delivery: Delivery) -> None:
         uow.commit()
 
 
-def _receipt(verdict: Verdict, arrival: Arrival, notification: PspNotification) -> Receipt:
+def _receipt(verdict: Verdict, arrival: Arrival, notification: Notification) -> Receipt:
     _log.info(
         "webhook_received",
         verdict=verdict.value,
         delivery_id=arrival.delivery_id,
         psp_event_id=notification.psp_event_id,
-        payment_id=notification.payment_id,
+        subject=notification.subject,
     )
     return Receipt(verdict, arrival.delivery_id, notification.psp_event_id)

@@ -49,7 +49,7 @@ def posting() -> Callable[..., Envelope]:
     ) -> Envelope:
         escrow = f"merchant:{merchant_id}:escrow"
         if kind == "payment":
-            entries = [
+            entries: list[dict[str, Any]] = [
                 {"account": "psp_clearing", "direction": "debit", "amount": amount},
                 {"account": escrow, "direction": "credit", "amount": amount - fee},
                 {"account": "platform:fees", "direction": "credit", "amount": fee},

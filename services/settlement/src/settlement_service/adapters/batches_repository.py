@@ -143,7 +143,7 @@ class BatchesRepository:
         return rows[0] if rows else None
 
     def move(self, batch_id: str, status: BatchStatus, *, attempt: int | None = None) -> None:
-        """The database refuses an illegal change (check_violation, settlement_batch_transitions)."""
+        """The database refuses an illegal change (settlement_batch_transitions)."""
         self.conn.execute(
             "UPDATE settlement_batches SET status = %s, attempt = coalesce(%s, attempt)"
             " WHERE id = %s",

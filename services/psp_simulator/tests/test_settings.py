@@ -4,6 +4,7 @@ import pytest
 
 from paykit.settings import ConfigError, Secret
 from psp_simulator.domain.faults import Faults
+from psp_simulator.domain.webhooks import WebhookTarget
 from psp_simulator.settings import load_sender_settings, load_simulator_settings
 
 REDIS = {"REDIS_URL": "redis://:hunter2@127.0.0.1:6379/0"}
@@ -122,3 +123,33 @@ def test_sender_refuses_a_url_that_is_not_http_and_a_cap_below_the_base() -> Non
 def test_webhook_secrets_shorter_than_32_bytes_are_refused() -> None:
     with pytest.raises(ConfigError, match="PSP_WEBHOOK_SECRETS: each secret must be at least 32"):
         load_sender_settings({**SENDER, "PSP_WEBHOOK_SECRETS": "whsec_short"})
+
+
+def test_payout_delay_and_report_fee_are_read_and_bounded() -> None:
+    defaults = load_simulator_settings(REDIS)
+    tuned = load_simulator_settings(
+        {**REDIS, "PSP_PAYOUT_DELAY_SECONDS": "0.05", "PSP_REPORT_FEE_BPS": "150"}
+    )
+
+    assert (defaults.timings.payout_delay, defaults.report_fee_bps) == (0.5, 0)
+    assert (tuned.timings.payout_delay, tuned.report_fee_bps) == (0.05, 150)
+    with pytest.raises(ConfigError) as caught:
+        load_simulator_settings(
+            {**REDIS, "PSP_PAYOUT_DELAY_SECONDS": "-1", "PSP_REPORT_FEE_BPS": "10001"}
+        )
+    assert "PSP_PAYOUT_DELAY_SECONDS" in str(caught.value)
+    assert "PSP_REPORT_FEE_BPS" in str(caught.value)
+
+
+def test_payout_webhooks_go_beside_the_payment_webhooks_unless_told_otherwise() -> None:
+    beside = load_sender_settings(SENDER)
+    elsewhere = load_sender_settings(
+        {**SENDER, "PSP_PAYOUT_WEBHOOK_URL": "http://127.0.0.1:9000/bank-hooks"}
+    )
+
+    assert (
+        beside.webhook_urls[WebhookTarget.PAYOUTS] == "http://127.0.0.1:8002/webhooks/psp/payouts"
+    )
+    assert elsewhere.webhook_urls[WebhookTarget.PAYOUTS] == "http://127.0.0.1:9000/bank-hooks"
+    with pytest.raises(ConfigError, match="PSP_PAYOUT_WEBHOOK_URL"):
+        load_sender_settings({**SENDER, "PSP_PAYOUT_WEBHOOK_URL": "ftp://bank"})

@@ -37,6 +37,10 @@ class KeySpace:
     def payouts_by_batch(self, batch_id: str) -> str:
         return f"{self.prefix}:payouts-by-batch:{batch_id}"
 
+    def payouts_on(self, day: str) -> str:
+        """Sorted set: the ids of the payouts the bank received that UTC day, scored by when."""
+        return f"{self.prefix}:payouts-on:{day}"
+
     def settled_on(self, day: str) -> str:
         """Sorted set: `capture:<charge id>` and `refund:<refund id>` scored by settlement time."""
         return f"{self.prefix}:settled:{day}"

@@ -96,6 +96,9 @@ class RedisTransaction:
         index = self._keys.payouts_by_batch(payout.batch_id)
         pipe.sadd(index, payout.id)
         pipe.expire(index, self._ttl)
+        day_index = self._keys.payouts_on(settlement_day(payout.created_at).isoformat())
+        pipe.zadd(day_index, {payout.id: payout.created_at})
+        pipe.expire(day_index, self._ttl)
 
     def _mark_settled(self, member: str, settles_at: float) -> None:
         """Index a capture or refund under the UTC day its outcome shows, for the report."""
@@ -168,6 +171,11 @@ class RedisUnitOfWork:
 
     def payouts_for_batch(self, batch_id: str) -> Sequence[Payout]:
         members = self._client.smembers(self._keys.payouts_by_batch(batch_id))
+        rows = self._hashes([self._keys.payout(text(member)) for member in members])
+        return [payout_from(row) for row in rows]
+
+    def payouts_on(self, day: date) -> Sequence[Payout]:
+        members = self._client.zrange(self._keys.payouts_on(day.isoformat()), 0, -1)
         rows = self._hashes([self._keys.payout(text(member)) for member in members])
         return [payout_from(row) for row in rows]
 

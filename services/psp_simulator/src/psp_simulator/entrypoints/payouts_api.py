@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from paykit.problems import Problem
 from paykit.web import json_body
 from psp_simulator.entrypoints.api import apply_faults, created_or_replayed, idempotency_key
+from psp_simulator.entrypoints.reports_api import utc_day
 from psp_simulator.entrypoints.representations import payout_json
 from psp_simulator.entrypoints.schemas import PayoutRequest, parse
 from psp_simulator.service_layer import payouts
@@ -44,9 +45,12 @@ def payouts_blueprint(simulator: Simulator) -> Blueprint:
     @bank.get("/payouts")
     def find_payouts() -> Response:
         batch_id = request.args.get("batch_id", "").strip()
-        if not batch_id:
-            raise Problem(400, "invalid_request", detail="Give ?batch_id=....")
-        found = payouts.payouts_for_batch(simulator, batch_id)
+        if "date" in request.args and not batch_id:
+            found = payouts.payouts_on_day(simulator, utc_day(request.args["date"]))
+        elif batch_id:
+            found = payouts.payouts_for_batch(simulator, batch_id)
+        else:
+            raise Problem(400, "invalid_request", detail="Give ?batch_id=... or ?date=YYYY-MM-DD.")
         return jsonify(data=[payout_json(receipt) for receipt in found])
 
     return bank

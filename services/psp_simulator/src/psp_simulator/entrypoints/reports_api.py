@@ -25,7 +25,7 @@ def reports_blueprint(simulator: Simulator) -> Blueprint:
 
     @reports.get("/reports/settlement")
     def get_settlement_report() -> Response:
-        day = _report_date(request.args.get("date", ""))
+        day = utc_day(request.args.get("date", ""))
         lines = settlement_report(simulator, day)
         response = Response(render_csv(lines), mimetype="text/csv")
         response.headers["Content-Disposition"] = (
@@ -55,7 +55,8 @@ def render_csv(lines: Sequence[ReportLine]) -> str:
     return out.getvalue()
 
 
-def _report_date(raw: str) -> date:
+def utc_day(raw: str) -> date:
+    """A ``?date=`` parameter: one UTC calendar day, or 400 ``invalid_date``."""
     try:
         if not _DATE.fullmatch(raw):
             raise ValueError(raw)

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from payevents.fieldtypes import format_utc
 from paykit.logging import get_logger
@@ -96,6 +96,12 @@ def payouts_for_batch(simulator: Simulator, batch_id: str) -> Sequence[PayoutRec
         simulator.uow.payouts_for_batch(batch_id), key=lambda p: (p.attempt, p.created_at)
     )
     return [PayoutReceipt(payout, False, now) for payout in found]
+
+
+def payouts_on_day(simulator: Simulator, day: date) -> Sequence[PayoutReceipt]:
+    """What the bank received that UTC day, in order: a day's statement, for reconciliation."""
+    now = simulator.clock()
+    return [PayoutReceipt(payout, False, now) for payout in simulator.uow.payouts_on(day)]
 
 
 def _outcome_webhook(payout: Payout, simulator: Simulator) -> Webhook:

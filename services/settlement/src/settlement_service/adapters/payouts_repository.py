@@ -23,7 +23,7 @@ class PayoutsRepository:
 
     def add(self, request: PayoutRequest) -> None:
         self.conn.execute(
-            "INSERT INTO settlement_payouts (batch_id, attempt, merchant_id, currency, amount,"
+            "INSERT INTO settlement_payouts (batch_id, attempt, merchant_id, amount, currency,"
             " bank_account) VALUES (%s, %s, %s, %s, %s, %s)",
             (
                 request.batch_id,

@@ -37,7 +37,7 @@ from settlement_service.entrypoints.schemas import (
     encode_cursor,
 )
 from settlement_service.service_layer.batching import close_batches
-from settlement_service.service_layer.payouts import pay_out
+from settlement_service.service_layer.payouts import pay_out, send, start_attempt
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +77,7 @@ def _batch(service: SettlementService, batch_id: str, merchant_id: str | None) -
     return found
 
 
-def _pay_out_now(service: SettlementService, batch_ids: list[str], *, retry: bool) -> None:
+def _pay_out_now(service: SettlementService, batch_ids: list[str]) -> None:
     """Right after the commit; what the bank does not answer now, the janitor finishes."""
     if service.bank is None:
         return
@@ -90,10 +90,7 @@ def _pay_out_now(service: SettlementService, batch_ids: list[str], *, retry: boo
                 service.settings.bank_accounts,
                 service.clock,
                 service.payout_stuck_after,
-                retry=retry,
             )
-        except SettlementError:
-            raise
         except Exception:
             log.exception("payout_request_failed", batch_id=batch_id)
 
@@ -157,7 +154,7 @@ def admin_blueprint(service: SettlementService, auth: BearerAuth) -> Blueprint:
                 triggered_by="admin",
             )
         if not result.replayed:
-            _pay_out_now(service, [b["id"] for b in result.closed], retry=False)
+            _pay_out_now(service, [b["id"] for b in result.closed])
         return jsonify(
             _jsonable(
                 {
@@ -173,7 +170,17 @@ def admin_blueprint(service: SettlementService, auth: BearerAuth) -> Blueprint:
     @api.post("/batches/<batch_id>/retry")
     def retry(batch_id: str) -> Response:
         auth.authorise_request(scope)
-        _pay_out_now(service, [batch_id], retry=True)
+        request_ = start_attempt(
+            service.connections(), batch_id, service.settings.bank_accounts, retry=True
+        )
+        if request_ is not None and service.bank is not None:
+            send(
+                service.connections(),
+                service.bank,
+                request_,
+                service.clock,
+                service.payout_stuck_after,
+            )
         response = jsonify(_jsonable(_batch(service, batch_id, None)))
         response.status_code = 202
         return response

@@ -47,6 +47,7 @@ def write_env_file(
         "PAYMENT_URL": f"http://{HOST}:{http['payment']}",
         "WEBHOOK_URL": f"http://{HOST}:{http['webhook']}",
         "LEDGER_URL": f"http://{HOST}:{http['ledger']}",
+        "SETTLEMENT_URL": f"http://{HOST}:{http['settlement']}",
         "PSP_URL": f"http://{HOST}:{http['psp']}",
         "PSP_WEBHOOK_URL": f"http://{HOST}:{http['webhook']}/webhooks/psp",
         "PSP_WEBHOOK_SECRETS": ensure_webhook_secret(secrets_dir),

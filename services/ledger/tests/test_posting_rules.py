@@ -8,13 +8,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ledger_service.domain import accounts, postings
 from ledger_service.domain.accounts import Side
-from ledger_service.domain.errors import CannotPost
 from ledger_service.domain.fees import FeeRule, parse_fee_policy
 from ledger_service.domain.postings import Posting
 
@@ -291,9 +289,14 @@ def test_the_first_payout_attempt_moves_nothing_when_submitted() -> None:
     assert postings.batch_resubmitted(MERCHANT, "bat_1", CURRENCY, 500, 0, attempt=1) is None
 
 
-def test_a_retry_needs_the_money_back_in_escrow() -> None:
-    with pytest.raises(CannotPost, match="escrow holds 400"):
-        postings.batch_resubmitted(MERCHANT, "bat_1", CURRENCY, 500, 400, attempt=2)
+def test_a_retry_whose_money_escrow_no_longer_holds_makes_the_merchant_owe_the_rest() -> None:
+    retried = postings.batch_resubmitted(MERCHANT, "bat_1", CURRENCY, 500, 400, attempt=2)
+    assert retried is not None
+    assert set(retried.entries) == {
+        postings.Entry(accounts.escrow(MERCHANT), Side.DEBIT, 400),
+        postings.Entry(accounts.receivable(MERCHANT), Side.DEBIT, 100),
+        postings.Entry(accounts.payable(MERCHANT), Side.CREDIT, 500),
+    }
 
 
 def test_each_payout_attempt_has_one_outcome() -> None:

@@ -143,12 +143,10 @@ class Merchant:
                 self.failed_payout = (batch, amount, attempt)
                 return self.event("settlement.batch_failed", {**facts, "failure_code": "bank_down"})
             case ("retry",):
-                # a failed batch paid again, while what it owes is still unsettled
+                # a failed batch paid again, whatever refunds took from escrow since
                 if self.failed_payout is None or self.open_payout is not None:
                     return None
                 batch, amount, attempt = self.failed_payout
-                if self.unsettled < amount:
-                    return None
                 self.failed_payout = None
                 self.unsettled -= amount
                 self.open_payout = (batch, amount, attempt + 1)

@@ -198,23 +198,24 @@ def batch_resubmitted(
     *,
     attempt: int,
 ) -> Posting | None:
-    """A failed batch's payout is tried again: its money, back in escrow, moves to payable.
+    """A failed batch's payout is tried again: what it owes moves to payable once more.
 
-    The first attempt moves nothing here (the batch's closing did); None then.
+    The failure put the money back in escrow; since then a closing may have netted what the
+    merchant owed against it, or a refund taken from it. The batch still pays what it owed:
+    escrow pays as far as it holds and the merchant owes the rest (receivable), as for a
+    refund, so a retry is never refused. The first attempt moves nothing here (the batch's
+    closing did); None then.
     """
     if attempt < 2:
         return None
-    if escrow_held < amount:
-        raise CannotPost(
-            f"batch {batch_id} attempt {attempt} pays out {amount} but escrow holds"
-            f" {escrow_held} {currency}"
-        )
+    from_escrow, owed = _split(amount, escrow_held)
     return Posting(
         kind="settlement",
         business_key=f"settlement:{batch_id}:{attempt}",
         currency=currency,
         entries=_entries(
-            (accounts.escrow(merchant_id), Side.DEBIT, amount),
+            (accounts.escrow(merchant_id), Side.DEBIT, from_escrow),
+            (accounts.receivable(merchant_id), Side.DEBIT, owed),
             (accounts.payable(merchant_id), Side.CREDIT, amount),
         ),
         merchant_id=merchant_id,

@@ -97,7 +97,9 @@ def new_event(
     """Build an event of the newest version, refusing data its schema would reject.
 
     Validating here means a bad event fails in the request that made it, where the bug is, and
-    never reaches the outbox. An event caused by another inherits its correlation id.
+    never reaches the outbox. An event caused by another inherits its correlation id. Of the
+    envelope, only what the caller gives (source, subject, correlation id) is checked: the rest
+    is made here, valid by construction, which saves a third of the cost of a small event.
     """
     if causation is not None:
         if correlation_id is not None and correlation_id != causation.correlation_id:
@@ -106,18 +108,37 @@ def new_event(
                 f"{causation.correlation_id!r}"
             )
         correlation_id = causation.correlation_id
-    wire = {
-        "id": new_event_id(),
-        "type": type,
-        "version": registry.newest_version(type),
-        "occurred_at": datetime.now(UTC),
+    given = {
         "source": source,
         "subject": subject,
         "correlation_id": correlation_id or new_correlation_id(),
-        "causation_id": causation.id if causation is not None else None,
-        "data": dict(data),
     }
-    return envelope_from_fields(load_envelope_fields(wire), registry)
+    _check_envelope_fields(given)
+    version = registry.newest_version(type)
+    return Envelope(
+        id=new_event_id(),
+        type=type,
+        version=version,
+        occurred_at=datetime.now(UTC),
+        causation_id=causation.id if causation is not None else None,
+        data=registry.read(type, version, dict(data)),
+        **given,
+    )
+
+
+def _check_envelope_fields(given: Mapping[str, Any]) -> None:
+    """The envelope schema's own rules for the fields given, without loading a whole envelope."""
+    messages: dict[str, Any] = {}
+    for name, value in given.items():
+        try:
+            _ENVELOPE_SCHEMA.fields[name].deserialize(value)
+        except ValidationError as error:
+            messages[name] = error.messages
+    if messages:
+        errors = flatten_messages(messages)
+        raise InvalidEvent(
+            "invalid_envelope", f"invalid envelope: {describe_messages(errors)}", errors=errors
+        )
 
 
 def load_envelope_fields(wire: Mapping[str, Any]) -> dict[str, Any]:

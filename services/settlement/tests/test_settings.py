@@ -39,6 +39,23 @@ def test_the_rules_are_read_from_the_environment() -> None:
     assert loaded.bank_url == "http://127.0.0.1:1"
 
 
+def test_a_bank_account_rule_ending_in_a_star_covers_every_merchant_with_that_prefix() -> None:
+    loaded = settings.load(
+        {
+            **BASE,
+            "SETTLEMENT_BANK_ACCOUNTS": (
+                "MER_e2e_*=acct_silent,MER_e2e_closed_*=acct_closed,MER_e2e_closed_vip=acct_ok"
+            ),
+        }
+    )
+    accounts = loaded.bank_accounts
+
+    assert accounts.for_merchant("MER_e2e_closed_4f2a") == "acct_closed"  # the longest prefix
+    assert accounts.for_merchant("MER_e2e_closed_vip") == "acct_ok"  # an exact id wins
+    assert accounts.for_merchant("MER_e2e_9c1d") == "acct_silent"
+    assert accounts.for_merchant("MER_other") == "acct_success"
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [

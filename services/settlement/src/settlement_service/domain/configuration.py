@@ -49,17 +49,32 @@ def parse_minimum_payouts(text: str) -> MinimumPayouts:
 
 @dataclass(frozen=True)
 class BankAccounts:
-    """Which (test) bank account each merchant is paid into; the simulator decides by it."""
+    """Which (test) bank account each merchant is paid into; the simulator decides by it.
+
+    A key ending in ``*`` names every merchant whose id starts with what comes before it (the
+    longest such prefix wins; an exact id wins over any prefix), so test runs can give a family
+    of fresh merchants one outcome without knowing their ids in advance.
+    """
 
     by_merchant: Mapping[str, str] = field(default_factory=dict)
     default: str = DEFAULT_BANK_ACCOUNT
 
     def for_merchant(self, merchant_id: str) -> str:
-        return self.by_merchant.get(merchant_id, self.default)
+        if merchant_id in self.by_merchant:
+            return self.by_merchant[merchant_id]
+        prefixes = [
+            key[:-1]
+            for key in self.by_merchant
+            if key.endswith("*") and merchant_id.startswith(key[:-1])
+        ]
+        if not prefixes:
+            return self.default
+        return self.by_merchant[max(prefixes, key=len) + "*"]
 
 
 def parse_bank_accounts(text: str) -> BankAccounts:
-    """``MER_a=acct_closed,MER_b=acct_invalid``; a merchant not named gets ``acct_success``."""
+    """``MER_a=acct_closed,MER_b=acct_invalid,MER_silent_*=acct_silent``; a merchant not
+    named gets ``acct_success``."""
     by_merchant: dict[str, str] = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):
         merchant, sep, account = part.rpartition("=")

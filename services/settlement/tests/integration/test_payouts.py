@@ -1,13 +1,13 @@
 """Payouts: a failed batch retried pays once; a missing webhook is completed by the janitor.
 
-The bank here is an in-memory stand-in of the simulator's payouts contract (outcome by bank
-account, idempotent by key), until the simulator's payouts API lands.
+The bank is the real simulator's payouts API (``bank`` fixture), reached through the service's
+own HTTP client; it decides 0.1 s after a request. No webhook sender runs, so only the janitor's
+re-checks bring outcomes in, on a clock the test moves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,10 +16,12 @@ import pytest
 
 from payevents import Envelope
 from paykit.settings import Secret
+from paykit.testing import wait_until
+from settlement_service.adapters.bank_http import HttpBank
 from settlement_service.bootstrap import SettlementService, bootstrap
 from settlement_service.domain.configuration import parse_bank_accounts
 from settlement_service.domain.errors import IllegalTransition
-from settlement_service.domain.payouts import BankPayout, PayoutRequest, PayoutStatus
+from settlement_service.domain.payouts import PayoutStatus
 from settlement_service.entrypoints.scheduler import run_cutoff
 from settlement_service.service_layer import janitor
 from settlement_service.service_layer.itemizing import itemize
@@ -27,44 +29,6 @@ from settlement_service.service_layer.payouts import pay_out
 from settlement_service.settings import SettlementSettings
 
 pytestmark = pytest.mark.integration
-
-OUTCOMES = {"acct_closed": "account_closed", "acct_invalid": "invalid_account"}
-
-
-class Bank:
-    """Decides at once, by bank account; keeps one payout per idempotency key."""
-
-    def __init__(self) -> None:
-        self.payouts: dict[str, BankPayout] = {}
-        self.requests = 0
-
-    def request_payout(self, request: PayoutRequest) -> BankPayout:
-        self.requests += 1
-        if request.idempotency_key not in self.payouts:
-            code = OUTCOMES.get(request.bank_account)
-            self.payouts[request.idempotency_key] = BankPayout(
-                id=f"po_{len(self.payouts) + 1}_{request.batch_id}",
-                batch_id=request.batch_id,
-                attempt=request.attempt,
-                status=PayoutStatus.PENDING,
-                amount=request.amount,
-                currency=request.currency,
-                failure_code=code,
-            )
-        return self.payouts[request.idempotency_key]
-
-    def settle_all(self) -> None:
-        """The bank decides every pending payout (its webhook is not sent: nobody hears it)."""
-        for key, payout in list(self.payouts.items()):
-            if payout.status is PayoutStatus.PENDING:
-                final = PayoutStatus.FAILED if payout.failure_code else PayoutStatus.PAID
-                self.payouts[key] = replace(payout, status=final)
-
-    def get_payout(self, payout_id: str) -> BankPayout:
-        return next(p for p in self.payouts.values() if p.id == payout_id)
-
-    def find_payouts(self, batch_id: str) -> list[BankPayout]:
-        return [p for p in self.payouts.values() if p.batch_id == batch_id]
 
 
 class Clock:
@@ -75,7 +39,7 @@ class Clock:
         return self.now
 
 
-def _service(url: str, bank: Bank, clock: Clock, accounts: str = "") -> SettlementService:
+def _service(url: str, bank: HttpBank, clock: Clock, accounts: str = "") -> SettlementService:
     settings = SettlementSettings(
         database_url=Secret(url),
         kafka_bootstrap_servers="127.0.0.1:1",
@@ -97,19 +61,27 @@ def _ledger_view(events: list[Envelope]) -> list[tuple[str, int]]:
     ]
 
 
+def _decided(bank: HttpBank, batch_id: str, attempts: int) -> bool:
+    found = bank.find_payouts(batch_id)
+    return len(found) == attempts and all(p.status.final for p in found)
+
+
 def test_a_missing_webhook_is_completed_by_the_janitor(
     fresh_database: Callable[[], str],
     posting: Callable[..., Envelope],
     merchant: str,
     outbox_events: Callable[[str], list[Envelope]],
+    bank: HttpBank,
 ) -> None:
-    url, bank, clock = fresh_database(), Bank(), Clock()
-    service = _service(url, bank, clock)
+    url, clock = fresh_database(), Clock()
+    service = _service(url, bank, clock, f"{merchant}=acct_silent")
     with psycopg.connect(url) as conn, conn.transaction():
         itemize(conn, posting(merchant, effective_at=clock.now - timedelta(hours=1)))
     try:
         result = run_cutoff(service, clock.now)
-        bank.settle_all()  # paid at the bank; the webhook never arrives
+        batch_id = result.closed[0]["id"]
+        # paid at the bank, whose webhook for this account never comes
+        assert wait_until(lambda: _decided(bank, batch_id, 1), timeout=10)
 
         assert janitor.run_pass(service).checked == 0  # not stuck yet
         clock.now += timedelta(seconds=61)
@@ -120,9 +92,10 @@ def test_a_missing_webhook_is_completed_by_the_janitor(
 
     with psycopg.connect(url) as conn:
         status = conn.execute(
-            "SELECT status FROM settlement_batches WHERE id = %s", (result.closed[0]["id"],)
+            "SELECT status FROM settlement_batches WHERE id = %s", (batch_id,)
         ).fetchone()
     assert status == ("paid",)
+    assert [p.status for p in bank.find_payouts(batch_id)] == [PayoutStatus.PAID]
     assert _ledger_view(outbox_events(url)) == [
         ("batch_closed", 0),
         ("batch_submitted", 1),
@@ -130,62 +103,84 @@ def test_a_missing_webhook_is_completed_by_the_janitor(
     ]
 
 
-def test_a_failed_payout_retried_pays_once(
+def test_a_failed_payout_retried_to_a_corrected_account_pays_once(
     fresh_database: Callable[[], str],
     posting: Callable[..., Envelope],
     merchant: str,
     outbox_events: Callable[[str], list[Envelope]],
+    bank: HttpBank,
 ) -> None:
-    url, bank, clock = fresh_database(), Bank(), Clock()
-    closed_account = _service(url, bank, clock, f"{merchant}=acct_closed")
+    """The closed account fails again on a plain retry; the operator's corrected one pays."""
+    url, clock = fresh_database(), Clock()
+    service = _service(url, bank, clock, f"{merchant}=acct_closed")
     with psycopg.connect(url) as conn, conn.transaction():
         itemize(conn, posting(merchant, effective_at=clock.now - timedelta(hours=1)))
-    fixed_account = _service(url, bank, clock)
     try:
-        batch_id = run_cutoff(closed_account, clock.now).closed[0]["id"]
-        bank.settle_all()
-        clock.now += timedelta(seconds=61)
-        janitor.run_pass(closed_account)
-        _retry(fixed_account, bank, batch_id, clock)
-        bank.settle_all()
-        clock.now += timedelta(seconds=61)
-        janitor.run_pass(fixed_account)
+        batch_id = run_cutoff(service, clock.now).closed[0]["id"]
+        _janitor_after_bank_decides(service, bank, batch_id, clock, attempts=1)
+        _retry(service, batch_id, clock)
+        _janitor_after_bank_decides(service, bank, batch_id, clock, attempts=2)
+        _retry(service, batch_id, clock, bank_account="acct_corrected")
+        _janitor_after_bank_decides(service, bank, batch_id, clock, attempts=3)
         with pytest.raises(IllegalTransition):
-            _retry(fixed_account, bank, batch_id, clock)
+            _retry(service, batch_id, clock, bank_account="acct_corrected")
         clock.now += timedelta(seconds=61)
-        janitor.run_pass(fixed_account)
+        assert janitor.run_pass(service).checked == 0
     finally:
-        closed_account.close()
-        fixed_account.close()
+        service.close()
 
     with psycopg.connect(url) as conn:
         attempts = conn.execute(
-            "SELECT attempt, status, failure_code FROM settlement_payouts WHERE batch_id = %s"
-            " ORDER BY attempt",
+            "SELECT attempt, bank_account, status, failure_code FROM settlement_payouts"
+            " WHERE batch_id = %s ORDER BY attempt",
             (batch_id,),
         ).fetchall()
         (status,) = conn.execute(
             "SELECT status FROM settlement_batches WHERE id = %s", (batch_id,)
         ).fetchone() or ("",)
-    assert attempts == [(1, "failed", "account_closed"), (2, "paid", None)]
+    assert attempts == [
+        (1, "acct_closed", "failed", "account_closed"),
+        (2, "acct_closed", "failed", "account_closed"),
+        (3, "acct_corrected", "paid", None),
+    ]
     assert status == "paid"
     assert _ledger_view(outbox_events(url)) == [
         ("batch_closed", 0),
         ("batch_submitted", 1),
         ("batch_failed", 1),
         ("batch_submitted", 2),
-        ("batch_paid", 2),
+        ("batch_failed", 2),
+        ("batch_submitted", 3),
+        ("batch_paid", 3),
     ]
-    assert [p.status for p in bank.payouts.values()].count(PayoutStatus.PAID) == 1
+    at_the_bank = bank.find_payouts(batch_id)
+    assert [(p.attempt, p.status) for p in at_the_bank] == [
+        (1, PayoutStatus.FAILED),
+        (2, PayoutStatus.FAILED),
+        (3, PayoutStatus.PAID),
+    ]
 
 
-def _retry(service: SettlementService, bank: Bank, batch_id: str, clock: Clock) -> None:
+def _janitor_after_bank_decides(
+    service: SettlementService, bank: HttpBank, batch_id: str, clock: Clock, *, attempts: int
+) -> None:
+    """Once the bank decided every attempt, the janitor's re-check (past the stuck threshold)
+    brings the latest outcome in."""
+    assert wait_until(lambda: _decided(bank, batch_id, attempts), timeout=10)
+    clock.now += timedelta(seconds=61)
+    assert janitor.run_pass(service).checked == 1
+
+
+def _retry(
+    service: SettlementService, batch_id: str, clock: Clock, bank_account: str | None = None
+) -> None:
     pay_out(
         service.connections(),
-        bank,
+        service.the_bank(),
         batch_id,
         service.settings.bank_accounts,
         clock,
         service.payout_stuck_after,
         retry=True,
+        bank_account=bank_account,
     )

@@ -6,6 +6,8 @@ What an answer means:
 - 503 (``bank_unavailable``), other 5xx, 408, 429, a refused connection, a timeout: unavailable
   for now, nothing recorded at the bank; a refused connection or a 5xx is tried once more in
   place. The janitor repeats the request later under the same key.
+- 404 ``payout_not_found`` on a look-up: ``PayoutUnknownToBank`` (a report naming a payout the
+  bank never made).
 - 409 (the key was used with another body) and any other 4xx: ``BankMisconfigured``, logged as
   an error: a bug on our side or a wrong ``SETTLEMENT_BANK_URL``, never taken as an outcome.
 """
@@ -19,7 +21,11 @@ import httpx
 import structlog
 
 from settlement_service.domain.payouts import BankPayout, PayoutRequest, PayoutStatus
-from settlement_service.service_layer.bank import BankMisconfigured, BankUnavailable
+from settlement_service.service_layer.bank import (
+    BankMisconfigured,
+    BankUnavailable,
+    PayoutUnknownToBank,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -119,6 +125,8 @@ def _refusal(method: str, path: str, response: httpx.Response) -> BankMisconfigu
         problem = {}
     code = str(problem.get("code") or "unexplained")
     detail = str(problem.get("detail") or response.text[:200])
+    if response.status_code == 404 and code == "payout_not_found":
+        return PayoutUnknownToBank(response.status_code, code, detail)
     log.error(
         "bank_configuration_error",
         method=method,

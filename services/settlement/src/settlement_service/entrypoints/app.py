@@ -32,6 +32,7 @@ from settlement_service.domain.errors import (
 )
 from settlement_service.entrypoints.schemas import (
     BatchesPageSchema,
+    RetrySchema,
     RunSchema,
     decode_cursor,
     encode_cursor,
@@ -170,8 +171,13 @@ def admin_blueprint(service: SettlementService, auth: BearerAuth) -> Blueprint:
     @api.post("/batches/<batch_id>/retry")
     def retry(batch_id: str) -> Response:
         auth.authorise_request(scope)
+        body = _load(RetrySchema(), json_body() if request.content_length else {}, status=422)
         request_ = start_attempt(
-            service.connections(), batch_id, service.settings.bank_accounts, retry=True
+            service.connections(),
+            batch_id,
+            service.settings.bank_accounts,
+            retry=True,
+            bank_account=body["bank_account"],
         )
         if request_ is not None and service.bank is not None:
             send(

@@ -11,10 +11,20 @@ from marshmallow import Schema, fields, validate
 from payevents.fieldtypes import UtcDateTime
 
 STATUSES = ("open", "closed", "submitted", "paid", "failed")
+BANK_ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"  # what the bank accepts
 
 
 class RunSchema(Schema):
     cutoff = UtcDateTime(required=True)
+
+
+class RetrySchema(Schema):
+    """An operator's retry; ``bank_account`` corrects the account the failed attempt used."""
+
+    bank_account = fields.String(
+        load_default=None,
+        validate=[validate.Length(min=1, max=64), validate.Regexp(BANK_ACCOUNT_PATTERN)],
+    )
 
 
 class BatchesPageSchema(Schema):

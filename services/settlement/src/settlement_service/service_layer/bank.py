@@ -28,6 +28,10 @@ class BankMisconfigured(BankError):
         self.code = code
 
 
+class PayoutUnknownToBank(BankMisconfigured):
+    """The bank holds no payout of that id: whatever named it is not the bank's word."""
+
+
 class Bank(Protocol):
     def request_payout(self, request: PayoutRequest) -> BankPayout:
         """Create the payout, or replay the one made under the request's key."""

@@ -31,12 +31,20 @@ RETRY_UNANSWERED = timedelta(seconds=30)
 
 
 def start_attempt(
-    pool: ConnectionPool, batch_id: str, accounts: BankAccounts, *, retry: bool
+    pool: ConnectionPool,
+    batch_id: str,
+    accounts: BankAccounts,
+    *,
+    retry: bool,
+    bank_account: str | None = None,
 ) -> PayoutRequest | None:
     """Record the batch's next payout attempt and commit it; the request to send.
 
     ``retry``: an operator's retry of a failed batch (IllegalTransition unless it failed).
     Otherwise the first attempt of a closed batch; None when it has one already.
+    ``bank_account``: the account an operator corrected for this retry (a closed or invalid
+    account fails again however often it is retried); stored with the attempt, which the
+    janitor re-sends as recorded. Without it, the merchant's configured account.
     """
     with pool.connection() as conn, conn.transaction():
         batches, payouts = BatchesRepository(conn), PayoutsRepository(conn)
@@ -54,7 +62,7 @@ def start_attempt(
             merchant_id=batch["merchant_id"],
             amount=int(batch["net_amount"]),
             currency=batch["currency"],
-            bank_account=accounts.for_merchant(batch["merchant_id"]),
+            bank_account=bank_account or accounts.for_merchant(batch["merchant_id"]),
         )
         payouts.add(request)
         conn.execute(
@@ -89,8 +97,9 @@ def pay_out(
     stuck_after: timedelta,
     *,
     retry: bool = False,
+    bank_account: str | None = None,
 ) -> BankPayout | None:
-    request = start_attempt(pool, batch_id, accounts, retry=retry)
+    request = start_attempt(pool, batch_id, accounts, retry=retry, bank_account=bank_account)
     if request is None:
         return None
     return send(pool, bank, request, clock, stuck_after)

@@ -4,6 +4,9 @@
 so the item, its event and the inbox row commit together. ``settlement-payout-applier`` reads
 the bank's payout reports from webhook-events (``handler_transactions=True``): it confirms
 each with the bank's ``GET`` before it changes anything, with no transaction held across it.
+A report of a payout the bank does not know, or of a batch or attempt this service never
+made, is dead-lettered (``invalid``) with the reason; one of an attempt already decided
+changes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from paykit.consumer import Handler, InvalidMessage, RetryableError
 from paykit.db import Connection
 from settlement_service.bootstrap import SettlementService
 from settlement_service.domain.errors import BatchNotFound
-from settlement_service.service_layer.bank import BankError
+from settlement_service.service_layer.bank import BankError, PayoutUnknownToBank
 from settlement_service.service_layer.itemizing import itemize
 from settlement_service.service_layer.payout_reports import apply_report
 
@@ -36,6 +39,8 @@ def payout_applier(service: SettlementService) -> Handler:
             return
         try:
             apply_report(service, envelope.data)
+        except PayoutUnknownToBank as error:
+            raise InvalidMessage(f"the bank has no such payout: {error}") from error
         except BankError as error:
             raise RetryableError(f"bank unanswered: {error}") from error
         except BatchNotFound as error:

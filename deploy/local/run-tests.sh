@@ -21,6 +21,12 @@ export PAYMENT_RECHECK_MAX_DELAY_SECONDS="${PAYMENT_RECHECK_MAX_DELAY_SECONDS:-5
 export PSP_TIMEOUT_DELAY_SECONDS="${PSP_TIMEOUT_DELAY_SECONDS:-5}"
 export PSP_SLOW_WEBHOOK_DELAY_SECONDS="${PSP_SLOW_WEBHOOK_DELAY_SECONDS:-1}"
 export PSP_WEBHOOK_RETRY_BASE_SECONDS="${PSP_WEBHOOK_RETRY_BASE_SECONDS:-0.2}"
+# Settlement: items are eligible at once, the janitor looks every second at payouts pending for
+# 2 s, and the settlement journeys' merchant families get the bank outcomes they need.
+export SETTLEMENT_HOLDING_PERIOD_DAYS="${SETTLEMENT_HOLDING_PERIOD_DAYS:-0}"
+export SETTLEMENT_JANITOR_INTERVAL_SECONDS="${SETTLEMENT_JANITOR_INTERVAL_SECONDS:-1}"
+export SETTLEMENT_PAYOUT_STUCK_AFTER_SECONDS="${SETTLEMENT_PAYOUT_STUCK_AFTER_SECONDS:-2}"
+export SETTLEMENT_BANK_ACCOUNTS="${SETTLEMENT_BANK_ACCOUNTS:-MER_stl_closed_*=acct_closed,MER_stl_silent_*=acct_silent}"
 
 # One short broker-crash round (make chaos runs five, timed) on a cluster of its own.
 export PAY_CHAOS_TEST="${PAY_CHAOS_TEST:-1}"

@@ -385,11 +385,6 @@ def test_a_correction_to_failed_in_the_batch_of_its_payment_reverses_that_paymen
     assert set(ledger.merchant_balances(merchant).values()) == {0}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="post_events drops a reversal whose business key an earlier event of the same batch"
-    " had, though that event posted nothing (_not_posted_yet counts keys, not postings)",
-)
 def test_a_reversal_after_a_failure_that_moved_nothing_in_the_same_batch_is_posted(
     fresh_ledger: Callable[[], str], event: MakeEvent, payment_facts: PaymentFacts
 ) -> None:

@@ -211,18 +211,21 @@ def post_events(
     Raises CannotPost naming the first event that cannot be posted; the caller rolls back.
     """
     recorded: list[Recorded] = []
+    claimed: set[str] = set()  # business keys given a posting by this batch so far
     for segment in _segments(_not_posted_yet(envelopes, repository)):
-        recorded.extend(_post_segment(segment, repository, fees))
+        recorded.extend(_post_segment(segment, repository, fees, claimed))
     return recorded
 
 
 def _post_segment(
-    segment: Sequence[Ruled], repository: LedgerRepository, fees: FeePolicy
+    segment: Sequence[Ruled], repository: LedgerRepository, fees: FeePolicy, claimed: set[str]
 ) -> list[Recorded]:
     """Plan what decides on nothing first, then the decisions in stream order; write it all.
 
     The first decision takes the chain lock (held to commit), so the costly part of planning
-    (building and validating the news) is done for the many before it is taken.
+    (building and validating the news) is done for the many before it is taken. An event
+    whose fact an earlier one of the batch posted is skipped, as it would be one at a time; an
+    earlier one that posted nothing (a plain decline) claims nothing.
     """
     planned: list[_Planned | None] = [
         None if rule.decides else _plan(envelope, rule, PostingInput(repository, fees), None)
@@ -230,11 +233,17 @@ def _post_segment(
     ]
     holdings = Holdings(repository)
     for position, (envelope, rule) in enumerate(segment):
+        key = rule.business_key(envelope.data)
+        if key in claimed:
+            planned[position] = None
+            log.info("ledger_already_posted", event_id=envelope.id, event_type=envelope.type)
+            continue
         if rule.decides:
             given = PostingInput(repository, fees, holdings=holdings)
             planned[position] = _plan(envelope, rule, given, None)
         item = planned[position]
         if item is not None:
+            claimed.add(key)
             holdings.plan(item.record.posting)
     return _write(repository, [item for item in planned if item is not None])
 
@@ -250,21 +259,24 @@ def _segments(stream: Sequence[Ruled]) -> list[list[Ruled]]:
 
 
 def _not_posted_yet(envelopes: Sequence[Envelope], repository: LedgerRepository) -> list[Ruled]:
-    """The events with a rule, less those posted before (by their id or what they are about).
+    """The events with a rule, less those the ledger posted before (by id or by fact), and
+    less an event seen twice in the batch.
 
-    Found before any is planned, so a repeated refund never counts in a later one's decision.
+    Found before any is planned, so a repeated refund never counts in a later one's decision;
+    repeats of a fact within the batch are left to the planning (``_post_segment``).
     """
     ruled = [(envelope, RULES[envelope.type]) for envelope in envelopes if envelope.type in RULES]
     if not ruled:
         return []
     keys = [rule.business_key(envelope.data) for envelope, rule in ruled]
-    seen = repository.posted_among([envelope.id for envelope, _ in ruled], keys)
+    posted = repository.posted_among([envelope.id for envelope, _ in ruled], keys)
+    seen_ids: set[str] = set()
     fresh: list[Ruled] = []
     for (envelope, rule), key in zip(ruled, keys, strict=True):
-        if envelope.id in seen or key in seen:
+        if envelope.id in posted or key in posted or envelope.id in seen_ids:
             log.info("ledger_already_posted", event_id=envelope.id, event_type=envelope.type)
             continue
-        seen.update((envelope.id, key))
+        seen_ids.add(envelope.id)
         fresh.append((envelope, rule))
     return fresh
 

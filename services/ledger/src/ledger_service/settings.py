@@ -31,7 +31,7 @@ class LedgerSettings:
     fee_policy: FeePolicy = field(default_factory=lambda: parse_fee_policy(DEFAULT_FEE_POLICY))
     read_scope: str = READ_SCOPE
     admin_scope: str = ADMIN_SCOPE
-    batch_size: int = 200
+    batch_size: int = 500
     db_pool_size: int = 8
     metrics_port: int | None = None
     json_logs: bool = True
@@ -58,7 +58,7 @@ def _build(env: Env) -> LedgerSettings:
         fee_policy=_fee_policy(env, problems),
         read_scope=env.str("LEDGER_READ_SCOPE", READ_SCOPE),
         admin_scope=env.str("LEDGER_ADMIN_SCOPE", ADMIN_SCOPE),
-        batch_size=env.int("LEDGER_BATCH_SIZE", 200, min=1, max=2000),
+        batch_size=env.int("LEDGER_BATCH_SIZE", 500, min=1, max=2000),
         db_pool_size=env.int("LEDGER_DB_POOL_SIZE", 8, min=1, max=100),
         metrics_port=env.int("LEDGER_METRICS_PORT", None),
         json_logs=env.bool("LEDGER_JSON_LOGS", True),

@@ -133,9 +133,14 @@ def test_bad_requests_answer_problems(
     unknown = as_user(merchant).get("/settlements/batches/stb_nope")
     foreign = as_user("MER_someone_else").get(f"/settlements/batches/{closed['id']}")
     not_failed = operator.post(f"/settlements/batches/{closed['id']}/retry")
+    bad_account = operator.post(
+        f"/settlements/batches/{closed['id']}/retry", json={"bank_account": "not an account"}
+    )
 
     assert (future.status_code, future.get_json()["code"]) == (422, "cutoff_in_future")
     assert (unknown.status_code, unknown.get_json()["code"]) == (404, "batch_not_found")
     assert foreign.status_code == 404
     assert (not_failed.status_code, not_failed.get_json()["code"]) == (409, "illegal_transition")
     assert not_failed.content_type == "application/problem+json"
+    assert (bad_account.status_code, bad_account.get_json()["code"]) == (422, "validation_failed")
+    assert "bank_account" in bad_account.get_json()["errors"]

@@ -34,7 +34,6 @@ from paykit.auth.jwks import jwks_document
 from paykit.auth.jwt import SigningKey, generate_signing_key, public_keys
 from paykit.settings import Secret
 from paykit.testing import scratch_database
-from paykit.web_auth import load_bearer_auth
 from psp_simulator.bootstrap import connect_redis
 from psp_simulator.domain.outcomes import Timings
 from psp_simulator.entrypoints.app import create_app as create_psp_app
@@ -46,7 +45,6 @@ from settlement_service.adapters.psp_reports_http import HttpPspReports
 from settlement_service.bootstrap import bootstrap
 from settlement_service.domain.configuration import MinimumPayouts
 from settlement_service.entrypoints.app import create_app
-from settlement_service.entrypoints.reports_api import reconciliation_blueprint
 from settlement_service.reconciliation_bootstrap import ReconciliationSources
 from settlement_service.service_layer.batching import close_batches
 from settlement_service.service_layer.itemizing import itemize
@@ -231,16 +229,12 @@ def world(cluster: ClusterEnv, signing_key: SigningKey, jwks: Path, unique: str)
             service.connections(), bank.get_payout(payout.id), service.clock, timedelta(minutes=5)
         )
 
-        app = create_app(config, service=service)
-        operators = load_bearer_auth(
-            issuer=ISSUER, audience=ADMIN_AUDIENCE, jwks_path=jwks, realm="settlement-admin"
-        )
         sources = ReconciliationSources(
             ledger=lambda token: HttpLedger("http://in-process", token, client=ledger_client),
             psp=HttpPspReports("http://in-process", client=psp),
             bank=HttpBankStatement("http://in-process", client=_over(psp_app)),
         )
-        app.register_blueprint(reconciliation_blueprint(service, operators, sources))
+        app = create_app(config, service=service, reconciliation_sources=sources)
         token = signing_key.issue(
             issuer=ISSUER,
             audience=ADMIN_AUDIENCE,

@@ -20,11 +20,9 @@ from paykit.auth.audiences import PAYMENTS_API_AUDIENCE
 from paykit.auth.jwks import jwks_document
 from paykit.auth.jwt import generate_signing_key, public_keys
 from paykit.settings import Secret
-from paykit.web_auth import load_bearer_auth
 from settlement_service.bootstrap import bootstrap
 from settlement_service.domain.configuration import MinimumPayouts
 from settlement_service.entrypoints.app import create_app
-from settlement_service.entrypoints.reports_api import reports_blueprint
 from settlement_service.service_layer.batching import close_batches
 from settlement_service.service_layer.itemizing import itemize
 from settlement_service.settings import SettlementSettings
@@ -53,10 +51,6 @@ def reader(
     )
     service = bootstrap(config)
     app: Flask = create_app(config, service=service)
-    merchants = load_bearer_auth(
-        issuer=ISSUER, audience=PAYMENTS_API_AUDIENCE, jwks_path=jwks, realm="settlement"
-    )
-    app.register_blueprint(reports_blueprint(service, merchants))
     app.extensions["database_url"] = config.database_url.reveal()
 
     def client(merchant_id: str) -> FlaskClient:

@@ -92,18 +92,18 @@ class HttpBank:
             "currency": request.currency,
             "bank_account": request.bank_account,
         }
-        return _payout(self._call("POST", "/payouts", key=request.idempotency_key, body=body))
+        return payout_from(self._call("POST", "/payouts", key=request.idempotency_key, body=body))
 
     def get_payout(self, payout_id: str) -> BankPayout:
-        return _payout(self._call("GET", f"/payouts/{payout_id}"))
+        return payout_from(self._call("GET", f"/payouts/{payout_id}"))
 
     def find_payouts(self, batch_id: str) -> list[BankPayout]:
         found = self._call("GET", "/payouts", params={"batch_id": batch_id})
         items = found.get("data", []) if isinstance(found, dict) else found
-        return [_payout(item) for item in items]
+        return [payout_from(item) for item in items]
 
 
-def _payout(data: dict[str, Any]) -> BankPayout:
+def payout_from(data: dict[str, Any]) -> BankPayout:
     return BankPayout(
         id=str(data["id"]),
         batch_id=str(data["batch_id"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from settlement_service.adapters.bank_http import HttpBank, _payout
+from settlement_service.adapters.bank_http import HttpBank, payout_from
 from settlement_service.domain.payouts import BankPayout
 from settlement_service.service_layer.bank import BankError
 from settlement_service.service_layer.reconciliation_ports import SourceUnavailable
@@ -18,7 +18,7 @@ class HttpBankStatement(HttpBank):
             found = self._call("GET", "/payouts", params={"date": day.isoformat()})
         except BankError as error:
             raise SourceUnavailable(f"bank statement of {day}: {error}") from error
-        return [_payout(item) for item in found.get("data", [])]
+        return [payout_from(item) for item in found.get("data", [])]
 
     def find_payouts(self, batch_id: str) -> list[BankPayout]:
         try:

@@ -7,7 +7,6 @@ and retry a failed batch. Views stay thin: authorise, parse, call the use case, 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -30,12 +29,22 @@ from settlement_service.domain.errors import (
     IllegalTransition,
     SettlementError,
 )
+from settlement_service.entrypoints.reports_api import (
+    json_ready,
+    reconciliation_blueprint,
+    reports_blueprint,
+)
 from settlement_service.entrypoints.schemas import (
     BatchesPageSchema,
     RetrySchema,
     RunSchema,
     decode_cursor,
     encode_cursor,
+)
+from settlement_service.reconciliation_bootstrap import (
+    ReconciliationSources,
+    http_sources,
+    load_reconciliation_settings,
 )
 from settlement_service.service_layer.batching import close_batches
 from settlement_service.service_layer.payouts import pay_out, send, start_attempt
@@ -56,16 +65,6 @@ def _load(schema: Schema, values: dict[str, Any], *, status: int = 400) -> dict[
         code = "invalid_query" if status == 400 else "validation_failed"
         raise Problem(status, code, extra={"errors": error.messages}) from None
     return loaded
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(item) for item in value]
-    return value
 
 
 def _batch(service: SettlementService, batch_id: str, merchant_id: str | None) -> dict[str, Any]:
@@ -122,7 +121,7 @@ def merchant_blueprint(service: SettlementService, auth: BearerAuth) -> Blueprin
         last = page[-1] if page else None
         return jsonify(
             {
-                "data": _jsonable(page),
+                "data": json_ready(page),
                 "next_cursor": encode_cursor(last["created_at"], last["id"])
                 if more and last
                 else None,
@@ -132,7 +131,7 @@ def merchant_blueprint(service: SettlementService, auth: BearerAuth) -> Blueprin
     @api.get("/batches/<batch_id>")
     def batch(batch_id: str) -> Response:
         merchant = auth.authorise_request(scope).subject
-        return jsonify(_jsonable(_batch(service, batch_id, merchant)))
+        return jsonify(json_ready(_batch(service, batch_id, merchant)))
 
     return api
 
@@ -157,7 +156,7 @@ def admin_blueprint(service: SettlementService, auth: BearerAuth) -> Blueprint:
         if not result.replayed:
             _pay_out_now(service, [b["id"] for b in result.closed])
         return jsonify(
-            _jsonable(
+            json_ready(
                 {
                     "cutoff": result.cutoff,
                     "eligible_before": result.eligible_before,
@@ -187,14 +186,14 @@ def admin_blueprint(service: SettlementService, auth: BearerAuth) -> Blueprint:
                 service.clock,
                 service.payout_stuck_after,
             )
-        response = jsonify(_jsonable(_batch(service, batch_id, None)))
+        response = jsonify(json_ready(_batch(service, batch_id, None)))
         response.status_code = 202
         return response
 
     @api.get("/admin/batches/<batch_id>")
     def any_batch(batch_id: str) -> Response:
         auth.authorise_request(scope)
-        return jsonify(_jsonable(_batch(service, batch_id, None)))
+        return jsonify(json_ready(_batch(service, batch_id, None)))
 
     return api
 
@@ -203,7 +202,10 @@ def create_app(
     config: settings_module.SettlementSettings | None = None,
     *,
     service: SettlementService | None = None,
+    reconciliation_sources: ReconciliationSources | None = None,
 ) -> Flask:
+    """``reconciliation_sources``: where reconciliation reads the ledger, PSP and bank; by
+    default over HTTP from the environment (LEDGER_URL, PSP_URL)."""
     config = config or settings_module.load()
     configure_logging("settlement", json=config.json_logs)
     service = service or bootstrap(config, name="settlement-api", with_bank=True)
@@ -224,6 +226,13 @@ def create_app(
     )
     app.register_blueprint(merchant_blueprint(service, merchants))
     app.register_blueprint(admin_blueprint(service, operators), name="settlement_admin")
+    app.register_blueprint(reports_blueprint(service, merchants))
+    sources = reconciliation_sources
+    if sources is None:
+        sources = http_sources(config, load_reconciliation_settings())
+        if sources is not None:
+            service.closers.append(sources.close)
+    app.register_blueprint(reconciliation_blueprint(service, operators, sources))
 
     @app.errorhandler(SettlementError)
     def domain_error(error: SettlementError) -> Response:

@@ -73,6 +73,8 @@ VALID_DATA: dict[str, dict[str, Any]] = {
         "gross_amount": 5000,
         "refunded_amount": 1000,
         "fee_amount": 150,
+        "reversed_amount": 0,
+        "fee_returned_amount": 0,
         "net_amount": 3850,
     },
     "settlement.batch_carried_forward": {
@@ -84,6 +86,8 @@ VALID_DATA: dict[str, dict[str, Any]] = {
         "gross_amount": 1000,
         "refunded_amount": 3000,
         "fee_amount": 150,
+        "reversed_amount": 0,
+        "fee_returned_amount": 0,
         "net_amount": -2150,
     },
     "settlement.batch_submitted": {**BATCH, "amount": 3850, "attempt": 1, "payout_id": "po_1"},

@@ -116,7 +116,7 @@ def version_as_float(message: dict[str, Any]) -> None:
             "settlement.batch_closed",
             set_data("net_amount", 1),
             "/data",
-            "net_is_gross_less_refunds_and_fees",
+            "net_is_gross_less_refunds_fees_and_reversals",
         ),
         (
             "settlement.batch_closed",

@@ -50,6 +50,15 @@ def test_the_settlement_batch_totals_and_period_rules_are_listed() -> None:
     assert rule_ids(data) == ["net_is_gross_less_refunds_and_fees", "period_end_after_start"]
 
 
+def test_the_v2_settlement_batch_totals_rule_counts_reversals() -> None:
+    data = DOCUMENTS["settlement.batch_closed/v2.json"]["properties"]["data"]
+
+    assert rule_ids(data) == [
+        "net_is_gross_less_refunds_fees_and_reversals",
+        "period_end_after_start",
+    ]
+
+
 @pytest.mark.parametrize("path", sorted(DOCUMENTS))
 def test_every_integer_says_that_the_runtime_refuses_it_written_with_a_fraction(
     path: str,

@@ -128,6 +128,82 @@ class SettlementBatchCarriedForwardV1(BatchFacts):
     net_amount = f.amount("gross - refunded - fees so far; may be negative.", minimum=None)
 
 
+class SettlementItemCreatedV2(SettlementItemCreatedV1):
+    """A posted payment, refund or reversal became owed to (or by) the merchant.
+
+    A reversal is a success the PSP's record overturned: the ledger took the payment's money
+    back out of escrow (or made it owed), fee included, so the item takes amount - fee_amount
+    from the payout and returns the fee it charged.
+    """
+
+    kind = f.choice(
+        "payment adds to the payout; refund takes away from it; reversal takes back a payment"
+        " the PSP overturned, less the fee it returns.",
+        ("payment", "refund", "reversal"),
+    )
+
+
+class ReversalTotals(StrictSchema):
+    reversed_amount = f.amount("Sum of reversal items' gross amounts, minor units.", minimum=0)
+    fee_returned_amount = f.amount("Sum of the fees reversals returned, minor units.", minimum=0)
+
+
+def net_with_reversals(data: dict[str, Any]) -> int:
+    return int(
+        data["gross_amount"]
+        - data["refunded_amount"]
+        - data["fee_amount"]
+        - data["reversed_amount"]
+        + data["fee_returned_amount"]
+    )
+
+
+class SettlementBatchClosedV2(ReversalTotals, SettlementBatchClosedV1):
+    """A batch stopped taking items; its totals, reversals included, are final.
+
+    ``fee_amount`` is the fees of its payments; a reversal returns its payment's fee, so the
+    net adds ``fee_returned_amount`` back as it takes ``reversed_amount`` off.
+    """
+
+    net_amount = f.amount(
+        "gross - refunded - fees - reversed + fees returned; negative when the merchant owes.",
+        minimum=None,
+    )
+
+    # Refuses nothing a v1 producer wrote: the upcast v1 batch has no reversals, and then
+    # this is the v1 rule.
+    @schema_rule(
+        "net_is_gross_less_refunds_fees_and_reversals",
+        "net_amount equals gross_amount - refunded_amount - fee_amount - reversed_amount"
+        " + fee_returned_amount.",
+        loosening=True,
+    )
+    @validates_schema
+    def _totals_add_up(self, data: dict[str, Any], **kwargs: Any) -> None:
+        expected = net_with_reversals(data)
+        if data["net_amount"] != expected:
+            raise ValidationError(
+                f"Must equal gross - refunded - fees - reversed + fees returned ({expected}).",
+                field_name="net_amount",
+            )
+
+
+class SettlementBatchCarriedForwardV2(ReversalTotals, SettlementBatchCarriedForwardV1):
+    """A run left the batch open; its totals so far, reversals included."""
+
+    net_amount = f.amount(
+        "gross - refunded - fees - reversed + fees returned so far; may be negative.",
+        minimum=None,
+    )
+
+
+def no_reversals(data: dict[str, Any]) -> dict[str, Any]:
+    """Before reversals were items no batch held one."""
+    data["reversed_amount"] = 0
+    data["fee_returned_amount"] = 0
+    return data
+
+
 def first_attempt(data: dict[str, Any]) -> dict[str, Any]:
     """Before retries existed every batch had one payout attempt."""
     data["attempt"] = 1
@@ -135,9 +211,22 @@ def first_attempt(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def register(registry: EventRegistry) -> None:
+    reversal_totals = Upcaster(
+        no_reversals, touches=frozenset({"reversed_amount", "fee_returned_amount"})
+    )
     registry.register("settlement.item_created", 1, SettlementItemCreatedV1)
+    registry.register("settlement.item_created", 2, SettlementItemCreatedV2)
     registry.register("settlement.batch_closed", 1, SettlementBatchClosedV1)
+    registry.register(
+        "settlement.batch_closed", 2, SettlementBatchClosedV2, upcaster=reversal_totals
+    )
     registry.register("settlement.batch_carried_forward", 1, SettlementBatchCarriedForwardV1)
+    registry.register(
+        "settlement.batch_carried_forward",
+        2,
+        SettlementBatchCarriedForwardV2,
+        upcaster=reversal_totals,
+    )
     registry.register("settlement.batch_submitted", 1, SettlementBatchSubmittedV1)
     registry.register("settlement.batch_paid", 1, SettlementBatchPaidV1)
     registry.register(

@@ -35,7 +35,7 @@ def merchant() -> str:
 
 @pytest.fixture
 def posting() -> Callable[..., Envelope]:
-    """A ``ledger.transaction_posted`` as the ledger announces a payment or a refund."""
+    """A ``ledger.transaction_posted`` as the ledger announces a payment, refund or reversal."""
 
     def build(
         merchant_id: str,
@@ -46,10 +46,25 @@ def posting() -> Callable[..., Envelope]:
         currency: str = "EUR",
         effective_at: datetime | None = None,
         transaction_id: str | None = None,
+        payment_id: str | None = None,
+        receivable: int = 0,
     ) -> Envelope:
+        """``payment_reversal``: the reversal of a payment of ``amount`` and ``fee``, of which
+        ``receivable`` was no longer in escrow (settled already) and became owed."""
         escrow = f"merchant:{merchant_id}:escrow"
-        if kind == "payment":
+        if kind == "payment_reversal":
             entries: list[dict[str, Any]] = [
+                {"account": escrow, "direction": "debit", "amount": amount - fee - receivable},
+                {
+                    "account": f"merchant:{merchant_id}:receivable",
+                    "direction": "debit",
+                    "amount": receivable,
+                },
+                {"account": "platform:fees", "direction": "debit", "amount": fee},
+                {"account": "psp_clearing", "direction": "credit", "amount": amount},
+            ]
+        elif kind == "payment":
+            entries = [
                 {"account": "psp_clearing", "direction": "debit", "amount": amount},
                 {"account": escrow, "direction": "credit", "amount": amount - fee},
                 {"account": "platform:fees", "direction": "credit", "amount": fee},
@@ -65,7 +80,7 @@ def posting() -> Callable[..., Envelope]:
             "merchant_id": merchant_id,
             "currency": currency,
             "entries": [e for e in entries if e["amount"] > 0],
-            "payment_id": f"PAY_{uuid.uuid4().hex[:16]}",
+            "payment_id": payment_id or f"PAY_{uuid.uuid4().hex[:16]}",
             "effective_at": (effective_at or datetime.now(UTC)).isoformat(),
         }
         if kind == "refund":

@@ -221,3 +221,39 @@ def test_items_arriving_during_many_runs_each_end_in_exactly_one_batch(
     batches = _batch_of(url)
     assert len(batches) == items
     assert all(len(found) == 1 for found in batches.values())
+
+
+def test_a_batch_of_a_payment_and_its_reversal_nets_zero_and_is_carried_forward_not_paid(
+    fresh_database: Callable[[], str],
+    posting: Callable[..., Envelope],
+    merchant: str,
+    outbox_events: Callable[[str], list[Envelope]],
+) -> None:
+    url = fresh_database()
+    payment = posting(merchant, "payment", 10_000, 165, effective_at=NOW - timedelta(days=4))
+    reversal = posting(
+        merchant,
+        "payment_reversal",
+        10_000,
+        165,
+        payment_id=payment.data["payment_id"],
+        effective_at=NOW - timedelta(days=3),
+    )
+    _itemize(url, payment, reversal)
+
+    result = _run(url, NOW)
+
+    assert result.closed == []
+    [carried] = result.carried_forward
+    assert (carried["item_count"], carried["net_amount"], carried["carried_forward_reason"]) == (
+        2,
+        0,
+        "not_positive",
+    )
+    assert (carried["reversed_amount"], carried["fee_returned_amount"]) == (10_000, 165)
+    [event] = [e for e in outbox_events(url) if e.type.startswith("settlement.batch")]
+    assert (event.type, event.version, event.data["net_amount"]) == (
+        "settlement.batch_carried_forward",
+        2,
+        0,
+    )

@@ -60,3 +60,46 @@ def test_payments_and_refunds_become_items_once(
     assert {e.data["item_id"] for e in announced} == set(
         r[0] for r in _rows(url, "SELECT id FROM settlement_items")
     )
+
+
+def test_a_reversal_posting_becomes_one_reversal_item(
+    fresh_database: Callable[[], str],
+    topic: Topic,
+    publish: Callable[[Topic, Envelope], None],
+    consumer_on: Callable[..., Consumer],
+    posting: Callable[..., Envelope],
+    merchant: str,
+    outbox_events: Callable[[str], list[Envelope]],
+) -> None:
+    url = fresh_database()
+    payment = posting(merchant, "payment", 10_000, 165)
+    reversal = posting(
+        merchant, "payment_reversal", 10_000, 165, payment_id=payment.data["payment_id"]
+    )
+    reannounced = replace(reversal, id=new_event_id())
+
+    with running(consumer_on(url, topic, itemizer())):
+        for envelope in (payment, reversal, reversal, reannounced):
+            publish(topic, envelope)
+        assert wait_until(lambda: len(_rows(url, "SELECT 1 FROM inbox")) == 3, timeout=30), (
+            "the consumer did not take in every distinct event"
+        )
+
+    assert _rows(
+        url,
+        "SELECT kind, payment_id, gross_amount, fee_amount, net_amount, ledger_transaction_id"
+        " FROM settlement_items WHERE kind = 'reversal'",
+    ) == [
+        (
+            "reversal",
+            payment.data["payment_id"],
+            10_000,
+            165,
+            -9_835,
+            reversal.data["transaction_id"],
+        )
+    ]
+    announced = [e for e in outbox_events(url) if e.data["kind"] == "reversal"]
+    assert [(e.version, e.data["amount"], e.data["fee_amount"]) for e in announced] == [
+        (2, 10_000, 165)
+    ]

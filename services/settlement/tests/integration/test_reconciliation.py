@@ -46,7 +46,7 @@ from settlement_service.bootstrap import bootstrap
 from settlement_service.domain.configuration import MinimumPayouts
 from settlement_service.entrypoints.app import create_app
 from settlement_service.reconciliation_bootstrap import ReconciliationSources
-from settlement_service.service_layer.batching import close_batches
+from settlement_service.service_layer.batching import RunResult, close_batches
 from settlement_service.service_layer.itemizing import itemize
 from settlement_service.service_layer.payouts import apply_bank_record, pay_out
 from settlement_service.settings import SettlementSettings
@@ -144,6 +144,18 @@ def _refunded(
     return {**facts, "ledger_transaction_id": _post(ledger_url, "refund.succeeded", facts)}
 
 
+def _run_now(conn: psycopg.Connection[Any]) -> RunResult:
+    """A cutoff run now, with no holding period: everything itemised so far is eligible."""
+    return close_batches(
+        conn,
+        datetime.now(UTC),
+        now=datetime.now(UTC),
+        holding_period=timedelta(0),
+        minimums=MinimumPayouts(),
+        triggered_by="admin",
+    )
+
+
 def _itemize_ledger_announcements(ledger_url: str, settlement_url: str) -> None:
     """What the itemizer would consume from ledger-events, taken from the ledger's outbox."""
     with psycopg.connect(ledger_url) as conn:
@@ -207,14 +219,7 @@ def world(cluster: ClusterEnv, signing_key: SigningKey, jwks: Path, unique: str)
         service = bootstrap(config, bank=bank)
         stack.callback(service.close)
         with psycopg.connect(settlement_url) as conn:
-            run = close_batches(
-                conn,
-                datetime.now(UTC),
-                now=datetime.now(UTC),
-                holding_period=timedelta(0),
-                minimums=MinimumPayouts(),
-                triggered_by="admin",
-            )
+            run = _run_now(conn)
         [batch] = run.closed
         payout = pay_out(
             service.connections(),
@@ -361,3 +366,72 @@ def test_a_bad_period_is_a_422_problem(world: World) -> None:
     assert (backwards.status_code, backwards.json()["code"]) == (422, "invalid_period")
     assert (too_long.status_code, too_long.json()["code"]) == (422, "invalid_period")
     assert backwards.headers["content-type"].startswith("application/problem+json")
+
+
+def _settle(settlement_url: str, ledger_url: str) -> list[dict[str, Any]]:
+    """Itemise what the ledger announced, run a cutoff now, and post its closings to the ledger."""
+    _itemize_ledger_announcements(ledger_url, settlement_url)
+    with psycopg.connect(settlement_url) as conn:
+        already = {row[0] for row in conn.execute("SELECT id FROM outbox").fetchall()}
+        run = _run_now(conn)
+        rows = conn.execute("SELECT id, value FROM outbox ORDER BY id").fetchall()
+    fees = parse_fee_policy(DEFAULT_FEE_POLICY)
+    for row_id, value in rows:
+        envelope = decode(bytes(value))
+        if row_id not in already and envelope.type == "settlement.batch_closed":
+            with psycopg.connect(ledger_url) as conn, conn.transaction():
+                post_event(envelope, PostingInput(LedgerRepository(conn), fees))
+    return run.closed
+
+
+def _escrow_and_payable(ledger_url: str, merchant: str) -> tuple[int, int]:
+    fees = parse_fee_policy(DEFAULT_FEE_POLICY)
+    with psycopg.connect(ledger_url) as conn:
+        given = PostingInput(LedgerRepository(conn), fees)
+        return (
+            given.balance(f"merchant:{merchant}:escrow", "EUR"),
+            given.balance(f"merchant:{merchant}:payable", "EUR"),
+        )
+
+
+def test_a_reversal_of_a_settled_payment_makes_the_next_batch_smaller_and_the_ledger_posts_it(
+    cluster: ClusterEnv, unique: str
+) -> None:
+    merchant = f"MER_{unique}"
+    first = {"payment_id": f"PAY_{unique}_1", "merchant_id": merchant, "amount": 10_000}
+    second = {"payment_id": f"PAY_{unique}_2", "merchant_id": merchant, "amount": 30_000}
+    with ExitStack() as stack:
+        settlement_url = stack.enter_context(
+            scratch_database(cluster.admin_url, migration_sources("settlement") or {}, "rev_s")
+        )
+        ledger_url = stack.enter_context(
+            scratch_database(cluster.admin_url, migration_sources("ledger") or {}, "rev_l")
+        )
+        _post(ledger_url, "payment.succeeded", {**first, "currency": "EUR"})
+        [settled] = _settle(settlement_url, ledger_url)
+        _post(ledger_url, "payment.succeeded", {**second, "currency": "EUR"})
+        _post(
+            ledger_url,
+            "payment.failed",
+            {
+                **first,
+                "currency": "EUR",
+                "failure_code": "card_declined",
+                "corrected_from": "succeeded",
+            },
+        )
+
+        [next_batch] = _settle(settlement_url, ledger_url)
+
+        fee_of_first, fee_of_second = 165, 445  # the default EUR policy: 1.40 % + 0.25
+        assert settled["net_amount"] == 10_000 - fee_of_first
+        assert next_batch["net_amount"] == (30_000 - fee_of_second) - (10_000 - fee_of_first)
+        assert (next_batch["reversed_amount"], next_batch["fee_returned_amount"]) == (
+            10_000,
+            fee_of_first,
+        )
+        # The ledger posted both closings: escrow emptied, payable holds both nets.
+        assert _escrow_and_payable(ledger_url, merchant) == (
+            0,
+            settled["net_amount"] + next_batch["net_amount"],
+        )

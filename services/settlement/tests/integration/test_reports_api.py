@@ -30,7 +30,15 @@ from settlement_service.settings import SettlementSettings
 pytestmark = pytest.mark.integration
 ISSUER = "settlement-report-tests"
 NOW = datetime.now(UTC)
-TOTALS = ("item_count", "gross_amount", "refunded_amount", "fee_amount", "net_amount")
+TOTALS = (
+    "item_count",
+    "gross_amount",
+    "refunded_amount",
+    "fee_amount",
+    "reversed_amount",
+    "fee_returned_amount",
+    "net_amount",
+)
 
 
 @pytest.fixture
@@ -113,6 +121,8 @@ def test_the_json_report_lists_every_item_and_totals_equal_to_the_batchs(
         "gross_amount": 17_500,
         "refunded_amount": 2_000,
         "fee_amount": 295,
+        "reversed_amount": 0,
+        "fee_returned_amount": 0,
         "net_amount": 17_500 - 2_000 - 295,
     }
     assert [
@@ -145,6 +155,50 @@ def test_the_csv_report_has_a_header_a_row_per_item_and_the_totals(
     assert [int(r["net_amount"]) for r in items] == [i["net_amount"] for i in as_json["items"]]
     assert items[2]["refund_id"] == as_json["items"][2]["refund_id"]
     assert total["item_id"] == "total"
+    assert {name: int(total[name]) for name in TOTALS} == {name: batch[name] for name in TOTALS}
+
+
+def test_a_reversal_shows_as_its_own_row_and_the_totals_still_equal_the_batchs(
+    reader: Callable[[str], FlaskClient], posting: Callable[..., Envelope], merchant: str
+) -> None:
+    old = NOW - timedelta(days=3)
+    client = reader(merchant)
+    overturned = posting(merchant, "payment", 10_000, 165, effective_at=old)
+    batch = _closed_batch(
+        client.application.extensions["database_url"],
+        posting(merchant, "payment", 30_000, 445, effective_at=old),
+        overturned,
+        posting(
+            merchant,
+            "payment_reversal",
+            10_000,
+            165,
+            payment_id=overturned.data["payment_id"],
+            effective_at=old + timedelta(hours=1),
+        ),
+    )
+
+    report = client.get(f"/settlements/batches/{batch['id']}/report").get_json()
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get(f"/settlements/batches/{batch['id']}/report.csv").get_data(as_text=True)
+            )
+        )
+    )
+
+    assert report["totals"] == {name: batch[name] for name in TOTALS}
+    assert (report["totals"]["reversed_amount"], report["totals"]["fee_returned_amount"]) == (
+        10_000,
+        165,
+    )
+    assert batch["net_amount"] == 30_000 - 445
+    *items, total = rows
+    assert [(r["kind"], r["payment_id"], int(r["net_amount"])) for r in items][-1] == (
+        "reversal",
+        overturned.data["payment_id"],
+        -9_835,
+    )
     assert {name: int(total[name]) for name in TOTALS} == {name: batch[name] for name in TOTALS}
 
 

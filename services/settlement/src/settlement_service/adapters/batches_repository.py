@@ -27,7 +27,8 @@ class BatchRow:
 
 BATCH_COLUMNS: Final = (
     "id, merchant_id, currency, status, item_count, gross_amount, refunded_amount, fee_amount,"
-    " net_amount, period_start, period_end, opened_cutoff, closed_cutoff,"
+    " reversed_amount, fee_returned_amount, net_amount, period_start, period_end,"
+    " opened_cutoff, closed_cutoff,"
     " carried_forward_reason, attempt, created_at, updated_at"
 )
 
@@ -105,18 +106,23 @@ class BatchesRepository:
             "SELECT count(*),"
             " coalesce(sum(gross_amount) FILTER (WHERE kind = 'payment'), 0),"
             " coalesce(sum(gross_amount) FILTER (WHERE kind = 'refund'), 0),"
-            " coalesce(sum(fee_amount), 0), min(effective_at)"
+            " coalesce(sum(fee_amount) FILTER (WHERE kind <> 'reversal'), 0), min(effective_at),"
+            " coalesce(sum(gross_amount) FILTER (WHERE kind = 'reversal'), 0),"
+            " coalesce(sum(fee_amount) FILTER (WHERE kind = 'reversal'), 0)"
             " FROM settlement_batch_items b JOIN settlement_items i ON i.id = b.item_id"
             " WHERE b.batch_id = %s",
             (batch_id,),
         ).fetchone()
         assert row is not None
-        return Totals(int(row[0]), int(row[1]), int(row[2]), int(row[3]), row[4])
+        return Totals(
+            int(row[0]), int(row[1]), int(row[2]), int(row[3]), row[4], int(row[5]), int(row[6])
+        )
 
     def carry_forward(self, batch_id: str, totals: Totals, reason: CarryReason) -> None:
         self.conn.execute(
             "UPDATE settlement_batches SET item_count = %s, gross_amount = %s,"
-            " refunded_amount = %s, fee_amount = %s, net_amount = %s, period_start = %s,"
+            " refunded_amount = %s, fee_amount = %s, reversed_amount = %s,"
+            " fee_returned_amount = %s, net_amount = %s, period_start = %s,"
             " carried_forward_reason = %s WHERE id = %s",
             (*_totals(totals), reason.value, batch_id),
         )
@@ -126,8 +132,9 @@ class BatchesRepository:
     ) -> None:
         self.conn.execute(
             "UPDATE settlement_batches SET status = 'closed', item_count = %s,"
-            " gross_amount = %s, refunded_amount = %s, fee_amount = %s, net_amount = %s,"
-            " period_start = %s, period_end = %s, closed_cutoff = %s,"
+            " gross_amount = %s, refunded_amount = %s, fee_amount = %s, reversed_amount = %s,"
+            " fee_returned_amount = %s, net_amount = %s, period_start = %s, period_end = %s,"
+            " closed_cutoff = %s,"
             " carried_forward_reason = NULL WHERE id = %s",
             (*_totals(totals), eligible_before, cutoff, batch_id),
         )
@@ -163,6 +170,8 @@ def _totals(totals: Totals) -> tuple[Any, ...]:
         totals.gross_amount,
         totals.refunded_amount,
         totals.fee_amount,
+        totals.reversed_amount,
+        totals.fee_returned_amount,
         totals.net_amount,
         totals.period_start,
     )

@@ -48,15 +48,26 @@ class CarryReason(StrEnum):
 
 @dataclass(frozen=True)
 class Totals:
+    """gross: the payments' A; fee: their F; reversed and fee_returned: the A and F of the
+    payments the PSP overturned, which the ledger took back (so their fee comes back too)."""
+
     item_count: int
     gross_amount: int
     refunded_amount: int
     fee_amount: int
     period_start: datetime | None
+    reversed_amount: int = 0
+    fee_returned_amount: int = 0
 
     @property
     def net_amount(self) -> int:
-        return self.gross_amount - self.refunded_amount - self.fee_amount
+        return (
+            self.gross_amount
+            - self.refunded_amount
+            - self.fee_amount
+            - self.reversed_amount
+            + self.fee_returned_amount
+        )
 
 
 def carry_reason(totals: Totals, minimum_payout: int) -> CarryReason | None:

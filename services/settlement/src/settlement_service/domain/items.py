@@ -1,7 +1,9 @@
-"""Settlement items: what a ledger posting of a payment or refund means for the next payout.
+"""Settlement items: what a ledger posting of a payment, refund or reversal means for a payout.
 
 A payment of A with fee F adds A - F (what went into escrow); a refund of R takes R away (the
-ledger keeps the fee of a refunded payment, so a refund item has no fee). Every other kind of
+ledger keeps the fee of a refunded payment, so a refund item has no fee). A reversal (the PSP's
+record overturned the payment's success) takes back A - F: the ledger returned the fee F and
+took A - F from escrow, or made it owed where escrow no longer held it. Every other kind of
 posting (a settlement, a payout, an adjustment) is not an item.
 """
 
@@ -15,7 +17,13 @@ from typing import Any, Final
 
 PSP_CLEARING: Final = "psp_clearing"
 PLATFORM_FEES: Final = "platform:fees"
-ITEM_KINDS: Final = frozenset({"payment", "refund"})
+# The ledger's transaction kind each item kind comes from.
+LEDGER_KIND_OF_ITEM: Final = {
+    "payment": "payment",
+    "refund": "refund",
+    "reversal": "payment_reversal",
+}
+ITEM_KIND_OF_LEDGER: Final = {ledger: item for item, ledger in LEDGER_KIND_OF_ITEM.items()}
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,8 @@ class Item:
     def net_amount(self) -> int:
         if self.kind == "refund":
             return -self.gross_amount
+        if self.kind == "reversal":
+            return self.fee_amount - self.gross_amount
         return self.gross_amount - self.fee_amount
 
 
@@ -54,13 +64,16 @@ def item_from_posting(
     data: Mapping[str, Any], *, event_id: str, occurred_at: datetime
 ) -> Item | None:
     """The item a ``ledger.transaction_posted`` stands for; None for kinds that are not items."""
-    kind = data["kind"]
-    if kind not in ITEM_KINDS:
+    kind = ITEM_KIND_OF_LEDGER.get(data["kind"])
+    if kind is None:
         return None
     entries = data["entries"]
     if kind == "payment":
         gross = _sum(entries, PSP_CLEARING, "debit")
         fee = _sum(entries, PLATFORM_FEES, "credit")
+    elif kind == "reversal":
+        gross = _sum(entries, PSP_CLEARING, "credit")
+        fee = _sum(entries, PLATFORM_FEES, "debit")
     else:
         gross = _sum(entries, PSP_CLEARING, "credit")
         fee = 0

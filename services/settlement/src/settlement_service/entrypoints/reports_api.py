@@ -29,7 +29,7 @@ from settlement_service.service_layer.reconciliation import reconcile
 from settlement_service.service_layer.reconciliation_ports import SourceUnavailable
 from settlement_service.service_layer.reports import ITEM_FIELDS, BatchReport, batch_report
 
-TOTAL_ONLY_FIELDS = ("refunded_amount", "item_count")
+TOTAL_ONLY_FIELDS = ("refunded_amount", "reversed_amount", "fee_returned_amount", "item_count")
 
 
 class PeriodSchema(Schema):
@@ -50,7 +50,8 @@ def json_ready(value: Any) -> Any:
 
 def report_csv(report: BatchReport) -> str:
     """A header row, one row per item, then the ``total`` row: the batch's totals under the
-    same columns (gross: the payments'), with the refunded amount and item count beside."""
+    same columns (gross and fee: the payments'), with the refunded and reversed amounts, the
+    fees reversals returned and the item count beside."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*ITEM_FIELDS, *TOTAL_ONLY_FIELDS])

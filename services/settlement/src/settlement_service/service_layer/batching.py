@@ -78,6 +78,8 @@ def close_batches(
                 "gross_amount": totals.gross_amount,
                 "refunded_amount": totals.refunded_amount,
                 "fee_amount": totals.fee_amount,
+                "reversed_amount": totals.reversed_amount,
+                "fee_returned_amount": totals.fee_returned_amount,
                 "net_amount": totals.net_amount,
             }
             if reason is None:

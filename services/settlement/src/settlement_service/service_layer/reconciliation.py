@@ -1,9 +1,12 @@
 """Reconciliation of a period, three ways: what finance runs every morning.
 
-(a) settlement items against the ledger's payment and refund postings, by ledger transaction:
-    the ledger's amounts are derived from its entries by the itemizer's own rule;
+(a) settlement items against the ledger's payment, refund and payment_reversal postings, by
+    ledger transaction: the ledger's amounts are derived from its entries by the itemizer's own
+    rule;
 (b) the platform's captures and refunds against the PSP's daily settlement reports, by payment
-    and refund id;
+    and refund id. A payment the PSP's record says failed is no capture in its report, so a
+    payment item with a reversal item (whenever the reversal was posted) is no capture here
+    either: the pair is left out, and so is the fee it returned;
 (c) payout attempts (and their batches) against the bank's payouts, by batch and attempt.
 
 The two sides of (b) and (c) time the same money a little differently (the PSP settles a
@@ -18,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from settlement_service.domain.items import item_from_posting
+from settlement_service.domain.items import LEDGER_KIND_OF_ITEM, item_from_posting
 from settlement_service.domain.payouts import BankPayout, PayoutStatus
 from settlement_service.domain.reconciliation import Check, Period, Record, Report, compare
 from settlement_service.service_layer.reconciliation_ports import (
@@ -30,7 +33,7 @@ from settlement_service.service_layer.reconciliation_ports import (
     PspSettlementReports,
 )
 
-ITEM_KINDS: Final = ("payment", "refund")
+LEDGER_KINDS: Final = tuple(LEDGER_KIND_OF_ITEM.values())
 RECORD_TYPE_OF_KIND: Final = {"payment": "capture", "refund": "refund"}
 PspKey = tuple[str, str, str | None]  # record type, payment id, refund id
 
@@ -59,7 +62,7 @@ def items_against_ledger(
     settlement = {item["ledger_transaction_id"]: _item_record(item) for item in items}
     postings = {
         transaction["id"]: _posting_record(transaction)
-        for transaction in ledger.transactions(period.start, period.end, ITEM_KINDS)
+        for transaction in ledger.transactions(period.start, period.end, LEDGER_KINDS)
     }
     return compare("settlement_vs_ledger", ("settlement", "ledger"), settlement, postings)
 
@@ -74,13 +77,18 @@ def captures_against_psp(
     for day in period.days(margin=1):
         for line in psp.settlement_report(day):
             reported[(line.record_type, line.payment_id, line.refund_id)] = line
-    ours = {_psp_key(item): item for item in items}
+    captured = {item["payment_id"] for item in items if item["kind"] == "payment"}
+    reversed_ = _reversed_payments(
+        items + (platform.items_of_payments(captured) if captured else [])
+    )
+    ours = {_psp_key(item): item for item in _settled_at_psp(items, reversed_)}
     theirs = {key: line for key, line in reported.items() if period.contains(line.occurred_at)}
     for key in ours.keys() - theirs.keys():
         if key in reported:  # settled at the PSP just outside the period
             theirs[key] = reported[key]
     unknown = {payment_id for _, payment_id, _ in theirs.keys() - ours.keys()}
-    for item in platform.items_of_payments(unknown) if unknown else []:
+    nearby = platform.items_of_payments(unknown) if unknown else []
+    for item in _settled_at_psp(nearby, _reversed_payments(nearby)):
         if _psp_key(item) in theirs:  # posted here just outside the period
             ours.setdefault(_psp_key(item), item)
     platform_fees: dict[str, int] = {}
@@ -157,6 +165,20 @@ def _posting_record(transaction: dict[str, Any]) -> Record:
         return Record(ids, transaction["currency"], {"gross": 0, "fee": 0, "net": 0})
     amounts = {"gross": item.gross_amount, "fee": item.fee_amount, "net": item.net_amount}
     return Record(ids, item.currency, amounts)
+
+
+def _reversed_payments(items: list[dict[str, Any]]) -> set[str]:
+    return {item["payment_id"] for item in items if item["kind"] == "reversal"}
+
+
+def _settled_at_psp(items: list[dict[str, Any]], reversed_: set[str]) -> list[dict[str, Any]]:
+    """The items the PSP's report has a line for: not a reversal, nor the payment it undid."""
+    return [
+        item
+        for item in items
+        if item["kind"] in RECORD_TYPE_OF_KIND
+        and not (item["kind"] == "payment" and item["payment_id"] in reversed_)
+    ]
 
 
 def _psp_key(item: dict[str, Any]) -> PspKey:

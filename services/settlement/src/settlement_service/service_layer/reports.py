@@ -38,15 +38,22 @@ BATCH_FIELDS: Final = (
     "gross_amount",
     "refunded_amount",
     "fee_amount",
+    "reversed_amount",
+    "fee_returned_amount",
     "net_amount",
 )
 
 
 @dataclass(frozen=True)
 class Totals:
+    """As the batch totals them: fee is the payments' fees; a reversal's A and the fee it
+    returns are reversed and fee_returned."""
+
     gross_amount: int
     refunded_amount: int
     fee_amount: int
+    reversed_amount: int
+    fee_returned_amount: int
     net_amount: int
     item_count: int
 
@@ -55,6 +62,8 @@ class Totals:
             "gross_amount": self.gross_amount,
             "refunded_amount": self.refunded_amount,
             "fee_amount": self.fee_amount,
+            "reversed_amount": self.reversed_amount,
+            "fee_returned_amount": self.fee_returned_amount,
             "net_amount": self.net_amount,
             "item_count": self.item_count,
         }
@@ -71,12 +80,15 @@ class BatchReport:
 
 
 def totals_of(items: list[dict[str, Any]]) -> Totals:
-    payments = [i for i in items if i["kind"] == "payment"]
-    refunds = [i for i in items if i["kind"] == "refund"]
+    def summed(column: str, *kinds: str) -> int:
+        return sum(int(i[column]) for i in items if i["kind"] in kinds)
+
     return Totals(
-        gross_amount=sum(int(i["gross_amount"]) for i in payments),
-        refunded_amount=sum(int(i["gross_amount"]) for i in refunds),
-        fee_amount=sum(int(i["fee_amount"]) for i in items),
+        gross_amount=summed("gross_amount", "payment"),
+        refunded_amount=summed("gross_amount", "refund"),
+        fee_amount=summed("fee_amount", "payment", "refund"),
+        reversed_amount=summed("gross_amount", "reversal"),
+        fee_returned_amount=summed("fee_amount", "reversal"),
         net_amount=sum(int(i["net_amount"]) for i in items),
         item_count=len(items),
     )

@@ -126,3 +126,13 @@ def test_a_batch_of_a_payment_and_its_reversal_is_carried_forward_at_zero(
     )
 
     assert REGISTRY.validate("settlement.batch_carried_forward", 2, data)["net_amount"] == 0
+
+
+def test_a_v2_closed_batch_without_reversals_need_not_name_them(
+    valid_data: dict[str, dict[str, Any]],
+) -> None:
+    data = v1_of(valid_data["settlement.batch_closed"])
+
+    validated = REGISTRY.validate("settlement.batch_closed", 2, data)
+
+    assert (validated["reversed_amount"], validated["fee_returned_amount"]) == (0, 0)

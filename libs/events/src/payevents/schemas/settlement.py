@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from payevents import fieldtypes as f
 from payevents.fieldtypes import StrictSchema
@@ -143,9 +143,20 @@ class SettlementItemCreatedV2(SettlementItemCreatedV1):
     )
 
 
+def reversal_total(description: str) -> fields.Integer:
+    """0 when left out: a batch without reversals need not name them, and the net rule still
+    refuses a batch whose reversals were left out of its totals but not out of its net."""
+    return fields.Integer(
+        strict=True,
+        load_default=0,
+        validate=[validate.Range(min=0, max=f.MAX_AMOUNT)],
+        metadata={"description": description},
+    )
+
+
 class ReversalTotals(StrictSchema):
-    reversed_amount = f.amount("Sum of reversal items' gross amounts, minor units.", minimum=0)
-    fee_returned_amount = f.amount("Sum of the fees reversals returned, minor units.", minimum=0)
+    reversed_amount = reversal_total("Sum of reversal items' gross amounts, minor units.")
+    fee_returned_amount = reversal_total("Sum of the fees reversals returned, minor units.")
 
 
 def net_with_reversals(data: dict[str, Any]) -> int:

@@ -21,7 +21,7 @@ from localcluster.redis_server import RedisServer
 from localcluster.secrets import SIGNING_KEY_ID, ensure_auth_keys, ensure_webhook_secret
 from localcluster.services import ServiceGroup, procfile_entries
 from localcluster.topics import ensure_topics
-from paykit.auth.audiences import ADMIN_AUDIENCE, PAYMENTS_API_AUDIENCE, WEBHOOKS_ADMIN_SCOPE
+from paykit.auth.audiences import ADMIN_AUDIENCE, OPERATOR_SCOPES, PAYMENTS_API_AUDIENCE
 from paykit.auth.jwt import SigningKey
 
 
@@ -207,7 +207,7 @@ def token(
         raise ClusterError(f"cluster {config.name!r} has no signing key yet: run make up first")
     key = SigningKey(pem.read_bytes(), SIGNING_KEY_ID)
     audience, default_subject, default_scopes = (
-        (ADMIN_AUDIENCE, "ops_local", (WEBHOOKS_ADMIN_SCOPE,))
+        (ADMIN_AUDIENCE, "ops_local", OPERATOR_SCOPES)
         if admin
         else (PAYMENTS_API_AUDIENCE, "MER_local", ("payments:read", "payments:write"))
     )

@@ -9,7 +9,7 @@ from typing import Final
 
 from ledger_service.domain.fees import FeePolicy, parse_fee_policy
 from payevents.topics import PAYMENT_EVENTS, SETTLEMENT_EVENTS
-from paykit.auth.audiences import ADMIN_AUDIENCE, PAYMENTS_API_AUDIENCE
+from paykit.auth.audiences import ADMIN_AUDIENCE, LEDGER_ADMIN_SCOPE, PAYMENTS_API_AUDIENCE
 from paykit.settings import ConfigError, ConfigProblem, Env, Secret, load_settings
 
 POSTER_GROUP: Final = PAYMENT_EVENTS.consumer("ledger-poster").name
@@ -17,7 +17,7 @@ SETTLEMENT_POSTER_GROUP: Final = SETTLEMENT_EVENTS.consumer("ledger-settlement-p
 # basis points + fixed minor units per currency; `*` for every other currency
 DEFAULT_FEE_POLICY: Final = "EUR=140+25,GBP=140+20,USD=290+30,*=250+0"
 READ_SCOPE: Final = "payments:read"
-ADMIN_SCOPE: Final = "ledger:admin"
+ADMIN_SCOPE: Final = LEDGER_ADMIN_SCOPE
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Final
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
 from payevents.topics import LEDGER_EVENTS
-from paykit.auth.audiences import ADMIN_AUDIENCE, PAYMENTS_API_AUDIENCE
+from paykit.auth.audiences import ADMIN_AUDIENCE, PAYMENTS_API_AUDIENCE, SETTLEMENT_ADMIN_SCOPE
 from paykit.settings import ConfigError, ConfigProblem, Env, Secret, load_settings
 from settlement_service.domain.configuration import (
     BankAccounts,
@@ -25,7 +25,7 @@ ITEMIZER_GROUP: Final = LEDGER_EVENTS.consumer("settlement-itemizer").name
 PAYOUT_APPLIER_GROUP: Final = "settlement-payout-applier"
 DEFAULT_SCHEDULE: Final = "0 2 * * *"  # every day at 02:00 UTC
 READ_SCOPE: Final = "payments:read"
-ADMIN_SCOPE: Final = "settlement:admin"
+ADMIN_SCOPE: Final = SETTLEMENT_ADMIN_SCOPE
 
 
 def parse_schedule(expression: str) -> CronTrigger:
@@ -51,6 +51,7 @@ class SettlementSettings:
     bank_timeout_seconds: float = 10.0
     payout_stuck_after_seconds: int = 300
     janitor_interval_seconds: float = 30.0
+    ledger_wait_warning_minutes: int = 15
     db_pool_size: int = 4
     metrics_port: int | None = None
     json_logs: bool = True
@@ -99,6 +100,9 @@ def _build(env: Env) -> SettlementSettings:
         bank_timeout_seconds=env.int("SETTLEMENT_BANK_TIMEOUT_SECONDS", 10, min=1, max=120),
         payout_stuck_after_seconds=env.int("SETTLEMENT_PAYOUT_STUCK_AFTER_SECONDS", 300, min=1),
         janitor_interval_seconds=env.int("SETTLEMENT_JANITOR_INTERVAL_SECONDS", 30, min=1),
+        ledger_wait_warning_minutes=env.int(
+            "SETTLEMENT_LEDGER_WAIT_WARNING_MINUTES", 15, min=0, max=7 * 24 * 60
+        ),
         db_pool_size=env.int("SETTLEMENT_DB_POOL_SIZE", 4, min=1, max=100),
         metrics_port=env.int("SETTLEMENT_METRICS_PORT", None),
         json_logs=env.bool("SETTLEMENT_JSON_LOGS", True),

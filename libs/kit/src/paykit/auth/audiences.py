@@ -17,3 +17,12 @@ ADMIN_AUDIENCE: Final = "payments-admin"
 
 WEBHOOKS_ADMIN_SCOPE: Final = "webhooks:admin"
 """What an admin token needs to read the webhook delivery log and re-emit its events."""
+
+LEDGER_ADMIN_SCOPE: Final = "ledger:admin"
+"""Operators' reads of any account, the trial balance, and manual adjustments."""
+
+SETTLEMENT_ADMIN_SCOPE: Final = "settlement:admin"
+"""Operators' settlement runs, payout retries and reconciliation."""
+
+OPERATOR_SCOPES: Final = (WEBHOOKS_ADMIN_SCOPE, LEDGER_ADMIN_SCOPE, SETTLEMENT_ADMIN_SCOPE)
+"""Everything an operator of the platform may do (a development operator's token)."""

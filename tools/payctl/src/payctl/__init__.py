@@ -1,0 +1,1 @@
+"""payctl: merchants and operators drive the payment platform from a terminal."""

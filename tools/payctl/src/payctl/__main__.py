@@ -1,0 +1,5 @@
+import sys
+
+from payctl.cli import main
+
+sys.exit(main())

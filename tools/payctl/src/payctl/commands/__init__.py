@@ -1,0 +1,1 @@
+"""payctl's command groups, one module per part of the platform."""

@@ -1,0 +1,1 @@
+"""The public API described: marshmallow schemas, the operation table, the OpenAPI document."""

@@ -1,0 +1,234 @@
+"""Every public /v1 operation in one table: the proxy registers its routes from it, and the
+OpenAPI document is built from it, so nothing can be served undocumented or documented unserved.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from marshmallow import Schema
+
+from gateway_service.openapi import schemas
+
+
+class Upstream(enum.Enum):
+    PAYMENT = "payment"
+    LEDGER = "ledger"
+    SETTLEMENT = "settlement"
+    GATEWAY = "gateway"  # served by the gateway itself (tokens), not proxied
+
+
+class RouteClass(enum.Enum):
+    """Which per-merchant rate limit a request spends."""
+
+    WRITE = "write"
+    READ = "read"
+
+
+READ_SCOPE: Final = "payments:read"
+WRITE_SCOPE: Final = "payments:write"
+IDENTIFIER: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+_PATH_PARAMETER = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclass(frozen=True)
+class QueryParameter:
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+    required: bool = False
+    into_path: bool = False  # the upstream takes it as a path segment, not a query
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str
+    path: str
+    upstream: Upstream
+    upstream_path: str
+    summary: str
+    tag: str
+    response: type[Schema] | None
+    status: int = 200
+    media_type: str = "application/json"
+    request_body: type[Schema] | None = None
+    query: tuple[QueryParameter, ...] = field(default_factory=tuple)
+
+    @property
+    def route_class(self) -> RouteClass:
+        return RouteClass.WRITE if self.method == "POST" else RouteClass.READ
+
+    @property
+    def scope(self) -> str:
+        return WRITE_SCOPE if self.method == "POST" else READ_SCOPE
+
+    @property
+    def needs_idempotency_key(self) -> bool:
+        return self.method == "POST" and self.upstream is not Upstream.GATEWAY
+
+    @property
+    def path_parameters(self) -> list[str]:
+        return _PATH_PARAMETER.findall(self.path)
+
+    @property
+    def flask_rule(self) -> str:
+        return _PATH_PARAMETER.sub(r"<\1>", self.path)
+
+
+def _page(extra: tuple[QueryParameter, ...] = (), *, most: int = 100) -> tuple[QueryParameter, ...]:
+    return (
+        *extra,
+        QueryParameter("limit", {"type": "integer", "minimum": 1, "maximum": most}),
+        QueryParameter("cursor", {"type": "string", "maxLength": 200}, "From `next_cursor`."),
+    )
+
+
+_TIME: Final = {"type": "string", "format": "date-time"}
+_CURRENCY: Final = {"type": "string", "pattern": "^[A-Z]{3}$"}
+
+OPERATIONS: Final[tuple[Operation, ...]] = (
+    Operation(
+        "createPayment",
+        "POST",
+        "/v1/payments",
+        Upstream.PAYMENT,
+        "/payments",
+        "Create a payment",
+        "Payments",
+        schemas.Payment,
+        status=201,
+        request_body=schemas.CreatePaymentRequest,
+    ),
+    Operation(
+        "listPayments",
+        "GET",
+        "/v1/payments",
+        Upstream.PAYMENT,
+        "/payments",
+        "List payments, newest first",
+        "Payments",
+        schemas.PaymentList,
+        query=_page(
+            (
+                QueryParameter(
+                    "status", {"type": "string", "enum": list(schemas.PAYMENT_STATUSES)}
+                ),
+                QueryParameter("created_gte", _TIME),
+                QueryParameter("created_lt", _TIME),
+            )
+        ),
+    ),
+    Operation(
+        "getPayment",
+        "GET",
+        "/v1/payments/{payment_id}",
+        Upstream.PAYMENT,
+        "/payments/{payment_id}",
+        "Retrieve a payment",
+        "Payments",
+        schemas.Payment,
+    ),
+    Operation(
+        "createRefund",
+        "POST",
+        "/v1/payments/{payment_id}/refunds",
+        Upstream.PAYMENT,
+        "/payments/{payment_id}/refunds",
+        "Refund a payment, fully or partly",
+        "Refunds",
+        schemas.Refund,
+        status=201,
+        request_body=schemas.CreateRefundRequest,
+    ),
+    Operation(
+        "listRefunds",
+        "GET",
+        "/v1/payments/{payment_id}/refunds",
+        Upstream.PAYMENT,
+        "/payments/{payment_id}/refunds",
+        "List a payment's refunds, oldest first",
+        "Refunds",
+        schemas.RefundList,
+        query=_page(),
+    ),
+    Operation(
+        "getBalances",
+        "GET",
+        "/v1/balances",
+        Upstream.LEDGER,
+        "/balances",
+        "Escrow, payable and receivable per currency",
+        "Ledger",
+        schemas.Balances,
+        query=(QueryParameter("as_of", _TIME, "Sum the entries effective by then."),),
+    ),
+    Operation(
+        "listLedgerEntries",
+        "GET",
+        "/v1/ledger/entries",
+        Upstream.LEDGER,
+        "/accounts/{account}/entries",
+        "List one of your accounts' entries, newest first",
+        "Ledger",
+        schemas.LedgerEntryList,
+        query=_page(
+            (
+                QueryParameter(
+                    "account",
+                    {"type": "string", "enum": list(schemas.MERCHANT_ACCOUNTS)},
+                    required=True,
+                    into_path=True,
+                ),
+                QueryParameter("currency", _CURRENCY, required=True),
+            ),
+            most=200,
+        ),
+    ),
+    Operation(
+        "listSettlements",
+        "GET",
+        "/v1/settlements",
+        Upstream.SETTLEMENT,
+        "/settlements/batches",
+        "List settlement batches, newest first",
+        "Settlements",
+        schemas.SettlementList,
+        query=_page(
+            (
+                QueryParameter(
+                    "status", {"type": "string", "enum": list(schemas.SETTLEMENT_STATUSES)}
+                ),
+                QueryParameter("currency", _CURRENCY),
+                QueryParameter("from", _TIME),
+                QueryParameter("to", _TIME),
+            )
+        ),
+    ),
+    Operation(
+        "getSettlement",
+        "GET",
+        "/v1/settlements/{settlement_id}",
+        Upstream.SETTLEMENT,
+        "/settlements/batches/{settlement_id}",
+        "Retrieve a settlement batch with its items and payout attempts",
+        "Settlements",
+        schemas.Settlement,
+    ),
+    Operation(
+        "getSettlementReport",
+        "GET",
+        "/v1/settlements/{settlement_id}/report.csv",
+        Upstream.SETTLEMENT,
+        "/settlements/batches/{settlement_id}/report.csv",
+        "Download a settlement batch's report as CSV",
+        "Settlements",
+        None,
+        media_type="text/csv",
+    ),
+)
+
+PROXIED: Final = tuple(op for op in OPERATIONS if op.upstream is not Upstream.GATEWAY)

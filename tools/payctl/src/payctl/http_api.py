@@ -61,7 +61,7 @@ class Api:
                 url,
                 params=wanted,
                 json=json,
-                headers={"Authorization": f"Bearer {self.token}", **(headers or {})},
+                headers={**self._authorisation(), **(headers or {})},
                 timeout=self.timeout,
             )
         except httpx.ConnectError as error:
@@ -75,6 +75,9 @@ class Api:
         if response.status_code >= 400:
             raise PayctlError(self._failure(response))
         return response
+
+    def _authorisation(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def _failure(self, response: httpx.Response) -> str:
         try:

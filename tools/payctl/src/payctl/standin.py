@@ -19,7 +19,7 @@ from click.testing import Result
 from flask import Flask, Response, jsonify, request
 
 from paykit.problems import Problem
-from paykit.web import create_flask_app, json_body
+from paykit.web import json_body, problem_response
 
 ADMIN_TOKEN = "standin-admin-token"  # noqa: S105 (the stand-in's, not a secret)
 PAYMENT_STAGES = ["created", "processing", "succeeded"]
@@ -71,7 +71,8 @@ def _bearer() -> str:
 
 
 def create_standin(state: StandInState) -> Flask:
-    app = create_flask_app("standin-platform")
+    app = Flask("standin-platform")  # not the kit's app: its request logs would mix into payctl's
+    app.register_error_handler(Problem, problem_response)
 
     @app.before_request
     def record() -> None:

@@ -96,6 +96,17 @@ def test_with_redis_down_payments_go_on_when_failing_open(make_gateway, upstream
     assert len(upstreams.seen) == 1
 
 
+def test_during_an_outage_redis_is_not_asked_on_every_request(make_gateway, authorised):
+    client = make_gateway(redis_for_limits=_unreachable_redis()).test_client()
+    _create(client, authorised, "first")  # finds Redis down, paying the connect timeout
+
+    started = time.monotonic()
+    statuses = [_create(client, authorised, f"k{n}").status_code for n in range(5)]
+
+    assert statuses == [200] * 5
+    assert time.monotonic() - started < 0.5
+
+
 def test_with_redis_down_requests_are_refused_when_failing_closed(
     make_gateway, upstreams, authorised
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +15,7 @@ from localcluster.migrations import migration_sources
 from localcluster.testing import ClusterEnv
 from payevents import Envelope, decode, new_event
 from paykit.testing import scratch_database
+from settlement_service.service_layer.itemizing import itemize
 
 
 @pytest.fixture
@@ -88,6 +89,58 @@ def posting() -> Callable[..., Envelope]:
         return new_event("ledger.transaction_posted", data, source="ledger", subject=merchant_id)
 
     return build
+
+
+@pytest.fixture
+def closing_posted() -> Callable[..., Envelope]:
+    """The ledger's ``ledger.transaction_posted`` of a batch's closing: its net moved from
+    escrow to payable (kind ``settlement``, caused by ``settlement.batch_closed``)."""
+
+    def build(
+        batch: Mapping[str, Any],
+        *,
+        amount: int | None = None,
+        cause_type: str = "settlement.batch_closed",
+    ) -> Envelope:
+        merchant_id, moved = batch["merchant_id"], amount or int(batch["net_amount"])
+        data = {
+            "transaction_id": f"ltx_{uuid.uuid4().hex}",
+            "kind": "settlement",
+            "merchant_id": merchant_id,
+            "currency": batch["currency"],
+            "entries": [
+                {
+                    "account": f"merchant:{merchant_id}:escrow",
+                    "direction": "debit",
+                    "amount": moved,
+                },
+                {
+                    "account": f"merchant:{merchant_id}:payable",
+                    "direction": "credit",
+                    "amount": moved,
+                },
+            ],
+            "settlement_batch_id": batch["id"],
+            "cause_event_id": f"evt_{uuid.uuid4().hex}",
+            "cause_type": cause_type,
+            "effective_at": datetime.now(UTC).isoformat(),
+        }
+        return new_event("ledger.transaction_posted", data, source="ledger", subject=merchant_id)
+
+    return build
+
+
+@pytest.fixture
+def ledger_moved(closing_posted: Callable[..., Envelope]) -> Callable[..., None]:
+    """Itemise the ledger's closing of each batch into a settlement database, as the itemizer
+    does from ledger-events: from then on the batch's first payout may go."""
+
+    def record(database_url: str, *batches: Mapping[str, Any]) -> None:
+        with psycopg.connect(database_url) as conn, conn.transaction():
+            for batch in batches:
+                itemize(conn, closing_posted(batch))
+
+    return record
 
 
 @pytest.fixture

@@ -42,6 +42,10 @@ class SettlementService:
     def payout_stuck_after(self) -> timedelta:
         return timedelta(seconds=self.settings.payout_stuck_after_seconds)
 
+    @property
+    def ledger_wait_warning(self) -> timedelta:
+        return timedelta(minutes=self.settings.ledger_wait_warning_minutes)
+
     def connections(self) -> ConnectionPool:
         if self.pool is None:
             raise RuntimeError("this process was bootstrapped without a database pool")

@@ -17,8 +17,10 @@ from paykit.auth.audiences import ADMIN_AUDIENCE, PAYMENTS_API_AUDIENCE
 from paykit.auth.jwks import jwks_document
 from paykit.auth.jwt import SigningKey, generate_signing_key, public_keys
 from paykit.settings import Secret
-from settlement_service.bootstrap import bootstrap
+from settlement_service.adapters.bank_http import HttpBank
+from settlement_service.bootstrap import SettlementService, bootstrap
 from settlement_service.entrypoints.app import create_app
+from settlement_service.service_layer import janitor
 from settlement_service.service_layer.itemizing import itemize
 from settlement_service.settings import SettlementSettings
 
@@ -32,7 +34,7 @@ def database(fresh_database: Callable[[], str]) -> str:
 
 
 @pytest.fixture
-def app(database: str, tmp_path: Path) -> Iterator[Flask]:
+def app(database: str, tmp_path: Path, bank: HttpBank) -> Iterator[Flask]:
     key = generate_signing_key("settlement-test-1")
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps(jwks_document(public_keys([key]))))
@@ -45,7 +47,7 @@ def app(database: str, tmp_path: Path) -> Iterator[Flask]:
         holding_period_days=0,
         json_logs=False,
     )
-    application = create_app(config, service=bootstrap(config))  # no bank: the janitor pays
+    application = create_app(config, service=bootstrap(config, bank=bank))
     application.extensions["signing_key"] = key
     yield application
     application.extensions["settlement_service"].close()
@@ -144,3 +146,43 @@ def test_bad_requests_answer_problems(
     assert not_failed.content_type == "application/problem+json"
     assert (bad_account.status_code, bad_account.get_json()["code"]) == (422, "validation_failed")
     assert "bank_account" in bad_account.get_json()["errors"]
+
+
+def test_a_run_pays_out_nothing_the_ledger_has_not_moved_then_the_janitor_pays_it_once(
+    app: Flask,
+    as_user: Callable[..., FlaskClient],
+    database: str,
+    posting: Callable[..., Envelope],
+    merchant: str,
+    bank: HttpBank,
+    ledger_moved: Callable[..., None],
+) -> None:
+    _items(database, posting(merchant, effective_at=datetime.now(UTC) - timedelta(hours=2)))
+    cutoff = _iso(datetime.now(UTC) - timedelta(minutes=1))
+    service: SettlementService = app.extensions["settlement_service"]
+
+    [closed] = (
+        as_user("operator", admin=True)
+        .post("/settlements/run", json={"cutoff": cutoff})
+        .get_json()["closed"]
+    )
+    waiting = as_user(merchant).get(f"/settlements/batches/{closed['id']}").get_json()
+    nothing_yet = janitor.run_pass(service)
+    at_bank_before = bank.find_payouts(closed["id"])
+    ledger_moved(database, closed)
+    requested = janitor.run_pass(service)
+    again = janitor.run_pass(service)
+
+    assert (waiting["status"], waiting["attempt"], waiting["ledger_moved_at"]) == (
+        "closed",
+        0,
+        None,
+    )
+    assert waiting["payouts"] == []
+    assert (nothing_yet.checked, nothing_yet.awaiting_ledger, at_bank_before) == (0, 0, [])
+    assert (requested.checked, again.checked) == (1, 0)
+    moved = as_user(merchant).get(f"/settlements/batches/{closed['id']}").get_json()
+    assert moved["status"] == "submitted" and moved["ledger_moved_at"] is not None
+    assert [(p.attempt, p.amount) for p in bank.find_payouts(closed["id"])] == [
+        (1, closed["net_amount"])
+    ]

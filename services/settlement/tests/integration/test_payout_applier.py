@@ -26,6 +26,7 @@ from settlement_service.domain.configuration import parse_bank_accounts
 from settlement_service.domain.payouts import BankPayout, PayoutRequest, PayoutStatus
 from settlement_service.entrypoints.consumers import payout_applier
 from settlement_service.entrypoints.scheduler import run_cutoff
+from settlement_service.service_layer import janitor
 from settlement_service.service_layer.itemizing import itemize
 from settlement_service.settings import SettlementSettings
 
@@ -69,15 +70,20 @@ def submitted_batch(
     posting: Callable[..., Envelope],
     merchant: str,
     bank: HttpBank,
+    ledger_moved: Callable[..., None],
 ) -> Callable[[str], tuple[SettlementService, BankPayout]]:
-    """A closed batch whose first payout the bank accepted and then decided."""
+    """A closed batch the ledger moved, whose first payout (requested by the janitor) the bank
+    accepted and then decided."""
 
     def make(bank_account: str) -> tuple[SettlementService, BankPayout]:
         service = service_for(f"{merchant}={bank_account}")
         now = datetime.now(UTC)
         with psycopg.connect(service.settings.database_url.reveal()) as conn, conn.transaction():
             itemize(conn, posting(merchant, effective_at=now - timedelta(hours=1)))
-        batch_id = run_cutoff(service, now).closed[0]["id"]
+        [batch] = run_cutoff(service, now).closed
+        ledger_moved(service.settings.database_url.reveal(), batch)
+        assert janitor.run_pass(service).checked == 1
+        batch_id = batch["id"]
         assert _status(service, batch_id) == "submitted"
         assert wait_until(lambda: _decided(bank, batch_id) is not None, timeout=10)
         decided = _decided(bank, batch_id)

@@ -1,5 +1,10 @@
 """Payouts: a failed batch retried pays once; a missing webhook is completed by the janitor.
 
+Nothing is paid that the ledger does not hold: a batch's first payout waits for the ledger's
+announcement that it moved the batch's net from escrow to payable (``ledger_moved``), and the
+janitor requests it on its first pass after that. A closing the ledger refused (its DLQ; nothing
+posted) stays closed and unpaid, and the janitor warns of it once it has waited too long.
+
 The bank is the real simulator's payouts API (``bank`` fixture), reached through the service's
 own HTTP client; it decides 0.1 s after a request. No webhook sender runs, so only the janitor's
 re-checks bring outcomes in, on a clock the test moves.
@@ -7,12 +12,14 @@ re-checks bring outcomes in, on a clock the test moves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from structlog.testing import capture_logs
 
 from payevents import Envelope
 from paykit.settings import Secret
@@ -49,6 +56,7 @@ def _service(url: str, bank: HttpBank, clock: Clock, accounts: str = "") -> Sett
         holding_period_days=0,
         bank_accounts=parse_bank_accounts(accounts),
         payout_stuck_after_seconds=60,
+        ledger_wait_warning_minutes=10,
     )
     return bootstrap(settings, bank=bank, clock=clock)
 
@@ -72,14 +80,14 @@ def test_a_missing_webhook_is_completed_by_the_janitor(
     merchant: str,
     outbox_events: Callable[[str], list[Envelope]],
     bank: HttpBank,
+    ledger_moved: Callable[..., None],
 ) -> None:
     url, clock = fresh_database(), Clock()
     service = _service(url, bank, clock, f"{merchant}=acct_silent")
     with psycopg.connect(url) as conn, conn.transaction():
         itemize(conn, posting(merchant, effective_at=clock.now - timedelta(hours=1)))
     try:
-        result = run_cutoff(service, clock.now)
-        batch_id = result.closed[0]["id"]
+        batch_id = _closed_and_requested(service, url, clock, ledger_moved)
         # paid at the bank, whose webhook for this account never comes
         assert wait_until(lambda: _decided(bank, batch_id, 1), timeout=10)
 
@@ -109,6 +117,7 @@ def test_a_failed_payout_retried_to_a_corrected_account_pays_once(
     merchant: str,
     outbox_events: Callable[[str], list[Envelope]],
     bank: HttpBank,
+    ledger_moved: Callable[..., None],
 ) -> None:
     """The closed account fails again on a plain retry; the operator's corrected one pays."""
     url, clock = fresh_database(), Clock()
@@ -116,7 +125,7 @@ def test_a_failed_payout_retried_to_a_corrected_account_pays_once(
     with psycopg.connect(url) as conn, conn.transaction():
         itemize(conn, posting(merchant, effective_at=clock.now - timedelta(hours=1)))
     try:
-        batch_id = run_cutoff(service, clock.now).closed[0]["id"]
+        batch_id = _closed_and_requested(service, url, clock, ledger_moved)
         _janitor_after_bank_decides(service, bank, batch_id, clock, attempts=1)
         _retry(service, batch_id, clock)
         _janitor_after_bank_decides(service, bank, batch_id, clock, attempts=2)
@@ -161,6 +170,16 @@ def test_a_failed_payout_retried_to_a_corrected_account_pays_once(
     ]
 
 
+def _closed_and_requested(
+    service: SettlementService, url: str, clock: Clock, ledger_moved: Callable[..., None]
+) -> str:
+    """The run closes the batch; once the ledger moved it, the janitor requests its payout."""
+    [batch] = run_cutoff(service, clock.now).closed
+    ledger_moved(url, batch)
+    assert janitor.run_pass(service).checked == 1
+    return str(batch["id"])
+
+
 def _janitor_after_bank_decides(
     service: SettlementService, bank: HttpBank, batch_id: str, clock: Clock, *, attempts: int
 ) -> None:
@@ -184,3 +203,103 @@ def _retry(
         retry=True,
         bank_account=bank_account,
     )
+
+
+def _closed_batch(
+    url: str, service: SettlementService, posting: Callable[..., Envelope], merchant: str
+) -> dict[str, Any]:
+    with psycopg.connect(url) as conn, conn.transaction():
+        itemize(conn, posting(merchant, effective_at=service.clock() - timedelta(hours=1)))
+    [batch] = run_cutoff(service, service.clock()).closed  # its pay_out did nothing
+    return batch
+
+
+def _batch(url: str, batch_id: str) -> tuple[Any, ...]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT status, attempt, ledger_moved_at FROM settlement_batches WHERE id = %s",
+            (batch_id,),
+        ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def _pay_out(service: SettlementService, batch_id: str) -> object:
+    return pay_out(
+        service.connections(),
+        service.the_bank(),
+        batch_id,
+        service.settings.bank_accounts,
+        service.clock,
+        service.payout_stuck_after,
+    )
+
+
+def test_a_batch_the_ledger_has_not_moved_is_paid_by_nobody_until_the_ledger_moves_it(
+    fresh_database: Callable[[], str],
+    posting: Callable[..., Envelope],
+    merchant: str,
+    bank: HttpBank,
+    ledger_moved: Callable[..., None],
+    outbox_events: Callable[[str], list[Envelope]],
+) -> None:
+    url, clock = fresh_database(), Clock()
+    service = _service(url, bank, clock)
+    try:
+        batch = _closed_batch(url, service, posting, merchant)
+        by_pay_out = _pay_out(service, batch["id"])
+        by_janitor = janitor.run_pass(service)
+        unpaid = _batch(url, batch["id"])
+        at_bank_before = bank.find_payouts(batch["id"])
+
+        ledger_moved(url, batch)
+        after_the_ledger = janitor.run_pass(service)
+        next_pass = janitor.run_pass(service)
+        again_by_pay_out = _pay_out(service, batch["id"])
+    finally:
+        service.close()
+
+    assert (by_pay_out, by_janitor.checked, at_bank_before) == (None, 0, [])
+    assert unpaid == ("closed", 0, None)
+    assert (after_the_ledger.checked, next_pass.checked, again_by_pay_out) == (1, 0, None)
+    status, attempt, moved_at = _batch(url, batch["id"])
+    assert (status, attempt) == ("submitted", 1) and moved_at is not None
+    assert [(p.attempt, p.amount) for p in bank.find_payouts(batch["id"])] == [
+        (1, batch["net_amount"])
+    ]
+    assert [e.type for e in outbox_events(url) if e.type.startswith("settlement.batch")] == [
+        "settlement.batch_closed",
+        "settlement.batch_submitted",
+    ]
+
+
+def test_the_janitor_warns_of_a_closed_batch_the_ledger_has_not_moved_for_too_long(
+    fresh_database: Callable[[], str],
+    posting: Callable[..., Envelope],
+    merchant: str,
+    bank: HttpBank,
+    ledger_moved: Callable[..., None],
+) -> None:
+    url, clock = fresh_database(), Clock()
+    service = _service(url, bank, clock)
+    try:
+        batch = _closed_batch(url, service, posting, merchant)
+        with capture_logs() as soon:
+            early = janitor.run_pass(service)
+        clock.now += timedelta(minutes=11)
+        with capture_logs() as late:
+            overdue = janitor.run_pass(service)
+        ledger_moved(url, batch)
+        with capture_logs() as moved:
+            paid = janitor.run_pass(service)
+    finally:
+        service.close()
+
+    def warnings(logs: list[MutableMapping[str, Any]]) -> list[tuple[str, str]]:
+        return [
+            (e["log_level"], e["batch_id"]) for e in logs if e["event"] == "batch_awaiting_ledger"
+        ]
+
+    assert (early.awaiting_ledger, warnings(soon)) == (0, [])
+    assert (overdue.awaiting_ledger, warnings(late)) == (1, [("warning", batch["id"])])
+    assert (paid.awaiting_ledger, paid.checked, warnings(moved)) == (0, 1, [])

@@ -1,8 +1,9 @@
 """Reconciliation of a day against the real ledger, PSP simulator and bank, all in-process.
 
 Each test builds one clean run: charges and a refund at the PSP, their postings in a ledger of
-its own, the items the itemizer makes of the ledger's announcements, a batch closed and paid
-out at the bank. Then it tampers with one side and asks ``POST /settlements/reconciliation``.
+its own, the items the itemizer makes of the ledger's announcements, a batch closed (posted by
+the ledger, escrow to payable) and paid out at the bank. Then it tampers with one side and asks
+``POST /settlements/reconciliation``.
 """
 
 from __future__ import annotations
@@ -165,6 +166,21 @@ def _itemize_ledger_announcements(ledger_url: str, settlement_url: str) -> None:
             itemize(conn, decode(bytes(value)))
 
 
+def _ledger_posts_the_closings(settlement_url: str, ledger_url: str) -> None:
+    """What the ledger's settlement poster does with settlement's ``batch_closed`` events:
+    escrow to payable, announced on ledger-events."""
+    with psycopg.connect(settlement_url) as conn:
+        rows = conn.execute("SELECT value FROM outbox ORDER BY id").fetchall()
+    closings = [
+        e for (value,) in rows if (e := decode(bytes(value))).type == "settlement.batch_closed"
+    ]
+    assert closings, "no batch closed"
+    with psycopg.connect(ledger_url) as conn, conn.transaction():
+        fees = parse_fee_policy(DEFAULT_FEE_POLICY)
+        for closing in closings:
+            assert post_event(closing, PostingInput(LedgerRepository(conn), fees)) is not None
+
+
 @pytest.fixture
 def world(cluster: ClusterEnv, signing_key: SigningKey, jwks: Path, unique: str) -> Iterator[World]:
     merchant = f"MER_{unique}"
@@ -221,6 +237,8 @@ def world(cluster: ClusterEnv, signing_key: SigningKey, jwks: Path, unique: str)
         with psycopg.connect(settlement_url) as conn:
             run = _run_now(conn)
         [batch] = run.closed
+        _ledger_posts_the_closings(settlement_url, ledger_url)
+        _itemize_ledger_announcements(ledger_url, settlement_url)  # the closing's move, too
         payout = pay_out(
             service.connections(),
             bank,

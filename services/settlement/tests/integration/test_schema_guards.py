@@ -84,6 +84,23 @@ def _open_batch_after_closing(conn: psycopg.Connection, batch_id: str, merchant:
     return _open_batch(conn, merchant)
 
 
+def test_a_payout_attempt_of_a_batch_the_ledger_has_not_moved_is_refused(
+    fresh_database: Callable[[], str], merchant: str
+) -> None:
+    with psycopg.connect(fresh_database(), autocommit=True) as conn:
+        batch_id = _open_batch(conn, merchant)
+        _open_batch_after_closing(conn, batch_id, merchant)
+
+        with pytest.raises(
+            errors.CheckViolation, match="settlement_batches_paid_out_after_the_ledger"
+        ):
+            conn.execute("UPDATE settlement_batches SET attempt = 1 WHERE id = %s", (batch_id,))
+        conn.execute(
+            "UPDATE settlement_batches SET ledger_moved_at = now() WHERE id = %s", (batch_id,)
+        )
+        conn.execute("UPDATE settlement_batches SET attempt = 1 WHERE id = %s", (batch_id,))
+
+
 def test_an_item_of_another_currency_is_refused(
     fresh_database: Callable[[], str], merchant: str
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any, Final
 
 from psycopg.rows import dict_row
@@ -13,6 +14,13 @@ from settlement_service.domain.batches import BatchStatus, CarryReason, Totals
 
 # pg_advisory_xact_lock key of "close batches": one run at a time, whichever process runs it.
 CLOSE_LOCK: Final = 0x5E771E
+
+
+class LedgerMove(Enum):
+    RECORDED = "recorded"
+    RECORDED_BEFORE = "recorded_before"
+    UNKNOWN_BATCH = "unknown_batch"
+    CONTRADICTS_BATCH = "contradicts_batch"
 
 
 @dataclass(frozen=True)
@@ -29,7 +37,7 @@ BATCH_COLUMNS: Final = (
     "id, merchant_id, currency, status, item_count, gross_amount, refunded_amount, fee_amount,"
     " reversed_amount, fee_returned_amount, net_amount, period_start, period_end,"
     " opened_cutoff, closed_cutoff,"
-    " carried_forward_reason, attempt, created_at, updated_at"
+    " carried_forward_reason, attempt, ledger_moved_at, created_at, updated_at"
 )
 
 
@@ -148,6 +156,37 @@ class BatchesRepository:
     def get(self, batch_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
         rows = self._select("WHERE id = %s" + (" FOR UPDATE" if for_update else ""), batch_id)
         return rows[0] if rows else None
+
+    def record_ledger_move(
+        self, batch_id: str, merchant_id: str, currency: str, payout: int, at: datetime
+    ) -> LedgerMove:
+        """The ledger posted this batch's closing: its first payout may go. Once: a second
+        announcement (a redelivery, a retry's posting) keeps the first time."""
+        row = self.conn.execute(
+            "SELECT merchant_id, currency, net_amount, ledger_moved_at FROM settlement_batches"
+            " WHERE id = %s FOR UPDATE",
+            (batch_id,),
+        ).fetchone()
+        if row is None:
+            return LedgerMove.UNKNOWN_BATCH
+        if (row[0], row[1], int(row[2])) != (merchant_id, currency, payout):
+            return LedgerMove.CONTRADICTS_BATCH
+        if row[3] is not None:
+            return LedgerMove.RECORDED_BEFORE
+        self.conn.execute(
+            "UPDATE settlement_batches SET ledger_moved_at = %s WHERE id = %s", (at, batch_id)
+        )
+        return LedgerMove.RECORDED
+
+    def awaiting_ledger(self, closed_before: datetime, limit: int) -> list[dict[str, Any]]:
+        """Closed batches the ledger has not moved since before ``closed_before``: a closing the
+        ledger refused (its DLQ) or one it has not posted yet."""
+        return self._select(
+            "WHERE status = 'closed' AND attempt = 0 AND ledger_moved_at IS NULL"
+            " AND updated_at < %s ORDER BY updated_at LIMIT %s",
+            closed_before,
+            limit,
+        )
 
     def move(self, batch_id: str, status: BatchStatus, *, attempt: int | None = None) -> None:
         """The database refuses an illegal change (settlement_batch_transitions)."""

@@ -101,9 +101,10 @@ class PayoutsRepository:
         return [(str(b), int(a)) for b, a in rows]
 
     def closed_without_payout(self, limit: int) -> list[str]:
+        """Closed batches the ledger moved to payable whose first payout was never requested."""
         rows = self.conn.execute(
             "SELECT id FROM settlement_batches WHERE status = 'closed' AND attempt = 0"
-            " ORDER BY updated_at LIMIT %s",
+            " AND ledger_moved_at IS NOT NULL ORDER BY updated_at LIMIT %s",
             (limit,),
         ).fetchall()
         return [str(b) for (b,) in rows]

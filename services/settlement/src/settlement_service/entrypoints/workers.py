@@ -104,7 +104,12 @@ def janitor_pass(service: SettlementService) -> janitor.PassResult:
     except Exception:
         log.exception("janitor_pass_failed")
     if result.checked or result.failed:
-        log.info("janitor_pass", checked=result.checked, failed=result.failed)
+        log.info(
+            "janitor_pass",
+            checked=result.checked,
+            failed=result.failed,
+            awaiting_ledger=result.awaiting_ledger,
+        )
     return result
 
 

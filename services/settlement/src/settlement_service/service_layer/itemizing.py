@@ -1,4 +1,5 @@
-"""Itemising: each posted payment or refund becomes one settlement item, once."""
+"""Itemising: each posted payment, refund or reversal becomes one settlement item, once; the
+ledger's posting of a batch's closing lets that batch be paid out (``ledger_moves``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ from paykit.db import Connection
 from settlement_service.adapters.items_repository import ItemsRepository
 from settlement_service.domain.items import Item, item_from_posting
 from settlement_service.service_layer.events import publish
+from settlement_service.service_layer.ledger_moves import SETTLEMENT_KIND, record_ledger_move
 
 
 def itemize(conn: Connection, envelope: Envelope) -> Item | None:
     """The item the posting stands for, recorded with its event; None when it is no item or
-    was itemised before (the same ledger transaction under another event id included)."""
+    was itemised before (the same ledger transaction under another event id included).
+
+    A settlement posting is no item: it records the ledger's move of the batch to payable."""
+    if envelope.data["kind"] == SETTLEMENT_KIND:
+        record_ledger_move(conn, envelope.data, at=envelope.occurred_at)
+        return None
     item = item_from_posting(envelope.data, event_id=envelope.id, occurred_at=envelope.occurred_at)
     if item is None or not ItemsRepository(conn).add(item):
         return None

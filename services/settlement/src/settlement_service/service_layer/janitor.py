@@ -1,7 +1,11 @@
 """The janitor's pass: every payout nobody finished, looked at again.
 
-- a closed batch without an attempt (the process stopped between the closing and the request):
-  its first attempt is requested;
+- a closed batch the ledger moved to payable, without an attempt (its payout waited for the
+  ledger's announcement, or the process stopped between the closing and the request): its first
+  attempt is requested;
+- a closed batch the ledger has not moved for longer than
+  ``SETTLEMENT_LEDGER_WAIT_WARNING_MINUTES``: a warning naming it, every pass (the ledger
+  refused its closing, which is in the ledger's DLQ, or the ledger is behind);
 - an attempt still ``requested`` (the bank did not answer): the request is sent again under the
   same key, which the bank answers with the payout it made, if it made one;
 - an attempt ``pending`` longer than the stuck threshold (the webhook never came): the bank's
@@ -17,6 +21,7 @@ from datetime import timedelta
 
 import structlog
 
+from settlement_service.adapters.batches_repository import BatchesRepository
 from settlement_service.adapters.payouts_repository import PayoutsRepository
 from settlement_service.bootstrap import SettlementService
 from settlement_service.domain.payouts import PayoutRequest, PayoutStatus
@@ -31,6 +36,7 @@ LONGEST_WAIT = timedelta(hours=1)
 class PassResult:
     checked: int = 0
     failed: int = 0
+    awaiting_ledger: int = 0
 
 
 def run_pass(service: SettlementService, *, limit: int = 50) -> PassResult:
@@ -40,6 +46,20 @@ def run_pass(service: SettlementService, *, limit: int = 50) -> PassResult:
         payouts = PayoutsRepository(conn)
         unrequested = payouts.closed_without_payout(limit)
         due = [(b, a, payouts.get(b, a)) for b, a in payouts.due(clock(), limit)]
+        waiting = BatchesRepository(conn).awaiting_ledger(
+            clock() - service.ledger_wait_warning, limit
+        )
+    for batch in waiting:
+        log.warning(
+            "batch_awaiting_ledger",
+            batch_id=batch["id"],
+            merchant_id=batch["merchant_id"],
+            currency=batch["currency"],
+            net_amount=batch["net_amount"],
+            closed_at=batch["updated_at"].isoformat(),
+            detail="the ledger has not moved this closed batch to payable: is its"
+            " settlement.batch_closed in the ledger's DLQ?",
+        )
     checked = failed = 0
     for batch_id in unrequested:
         try:
@@ -79,4 +99,4 @@ def run_pass(service: SettlementService, *, limit: int = 50) -> PassResult:
         except Exception:
             failed += 1
             log.exception("janitor_payout_check_failed", batch_id=batch_id, attempt=attempt)
-    return PassResult(checked, failed)
+    return PassResult(checked, failed, len(waiting))

@@ -41,7 +41,10 @@ def start_attempt(
     """Record the batch's next payout attempt and commit it; the request to send.
 
     ``retry``: an operator's retry of a failed batch (IllegalTransition unless it failed).
-    Otherwise the first attempt of a closed batch; None when it has one already.
+    Otherwise the first attempt of a closed batch; None when it has one already, or while the
+    ledger has not moved it to payable (nothing is paid that the ledger does not hold; the
+    janitor requests it once the ledger's announcement is recorded). A retry is not held
+    back: the ledger's posting of a retry cannot be refused.
     ``bank_account``: the account an operator corrected for this retry (a closed or invalid
     account fails again however often it is retried); stored with the attempt, which the
     janitor re-sends as recorded. Without it, the merchant's configured account.
@@ -54,7 +57,11 @@ def start_attempt(
         status = BatchStatus(batch["status"])
         if retry and (status is not BatchStatus.FAILED or payouts.in_flight(batch_id)):
             raise IllegalTransition(f"batch {batch_id} is {status}: only a failed batch is retried")
-        if not retry and (status is not BatchStatus.CLOSED or batch["attempt"] > 0):
+        if not retry and (
+            status is not BatchStatus.CLOSED
+            or batch["attempt"] > 0
+            or batch["ledger_moved_at"] is None
+        ):
             return None
         request = PayoutRequest(
             batch_id=batch_id,

@@ -2,7 +2,9 @@
 its net in escrow, settlement itemises it, an operator's run closes a batch (escrow to payable),
 the bank pays it (payable to bank:payouts) and the batch is paid. A payout to a closed account
 fails (payable back to escrow) and an operator's retry to a corrected account pays it once; a
-payout whose webhook never comes is completed by the janitor's re-check.
+payout whose webhook never comes is completed by the janitor's re-check. A batch whose closing the
+ledger refuses (an operator's adjustment emptied the merchant's escrow after the item was made) is
+never paid: a payout waits for the ledger's move of the batch to payable.
 
 The test cluster gives the merchant families ``MER_stl_closed_*`` and ``MER_stl_silent_*`` the
 bank accounts ``acct_closed`` and ``acct_silent`` (deploy/local/run-tests.sh), holds items for 0
@@ -125,6 +127,14 @@ def _settle(
     ran: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Pay AMOUNT, see its net in escrow and its item, then close it in a run of cutoff now."""
+    payment_id = _paid_and_itemised(merchant, events_about)
+    return _closed_in_a_run(merchant, settlement_admin, payment_id, ran)
+
+
+def _paid_and_itemised(
+    merchant: Merchant, events_about: Callable[[str, str], list[Envelope]]
+) -> str:
+    """Pay AMOUNT and see its net in escrow and its settlement item; the payment's id."""
     created = merchant.payments.post(
         "/payments",
         json={"amount": AMOUNT, "currency": "EUR", "payment_method": "pm_card_visa"},
@@ -149,7 +159,16 @@ def _settle(
         ]
 
     assert wait_until(lambda: len(itemised()) == 1, timeout=TIMEOUT), "no settlement item"
+    return str(payment_id)
 
+
+def _closed_in_a_run(
+    merchant: Merchant,
+    settlement_admin: httpx.Client,
+    payment_id: str,
+    ran: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A run of cutoff now closes the merchant's batch of its one item."""
     run = settlement_admin.post("/settlements/run", json={"cutoff": datetime.now(UTC).isoformat()})
     assert run.status_code == 200, run.text
     closed: list[dict[str, Any]] = run.json()["closed"]
@@ -202,6 +221,37 @@ def _outcome(settlement_admin: httpx.Client, batch_id: str) -> str:
     return status()
 
 
+def _bank_payouts_moved_by_what_the_run_paid(
+    settlement_admin: httpx.Client,
+    ledger_admin: httpx.Client,
+    bank_before: int,
+    closed_in_run: list[dict[str, Any]],
+    never_paid: tuple[str, ...] = (),
+) -> None:
+    """The run closed every merchant's eligible items: bank:payouts moved by what it paid.
+    ``never_paid``: batches the ledger refused, which stay closed and move nothing."""
+    outcomes = {
+        b["id"]: _outcome(settlement_admin, b["id"])
+        for b in closed_in_run
+        if b["id"] not in never_paid
+    }
+    paid_total = sum(b["net_amount"] for b in closed_in_run if outcomes.get(b["id"]) == "paid")
+    assert wait_until(
+        lambda: bank_before - _bank_payouts_balance(ledger_admin) == paid_total, timeout=TIMEOUT
+    ), f"bank:payouts moved {bank_before - _bank_payouts_balance(ledger_admin)}, paid {paid_total}"
+
+
+def _batch_events(
+    merchant: Merchant, events_about: Callable[[str, str], list[Envelope]]
+) -> list[str]:
+    """The merchant's settlement.batch_* events, in order, without the prefix."""
+    return [
+        e.type.removeprefix("settlement.")
+        for e in events_about(SETTLEMENT_EVENTS.name, merchant.id)
+        if e.type.startswith("settlement.batch")
+    ]
+
+
 def _bank_payouts_of(ledger_admin: httpx.Client, batch_id: str) -> list[tuple[str, int]]:
     """The bank:payouts entries of the ledger's payout transactions of ``batch_id``."""
     page = ledger_admin.get(
@@ -240,18 +290,14 @@ def test_a_payment_is_settled_paid_out_and_the_ledger_agrees_at_every_step(
     assert [(p["id"], p["status"], p["amount"]) for p in at_bank] == [
         (payout["bank_payout_id"], "paid", NET)
     ]
-    # the run closed every merchant's eligible items: bank:payouts moved by what it paid
-    outcomes = {b["id"]: _outcome(settlement_admin, b["id"]) for b in closed_in_run}
-    paid_total = sum(b["net_amount"] for b in closed_in_run if outcomes[b["id"]] == "paid")
-    assert wait_until(
-        lambda: bank_before - _bank_payouts_balance(ledger_admin) == paid_total, timeout=TIMEOUT
-    ), f"bank:payouts moved {bank_before - _bank_payouts_balance(ledger_admin)}, paid {paid_total}"
-    announced = [
-        e.type.removeprefix("settlement.")
-        for e in events_about(SETTLEMENT_EVENTS.name, merchant.id)
-        if e.type.startswith("settlement.batch")
+    _bank_payouts_moved_by_what_the_run_paid(
+        settlement_admin, ledger_admin, bank_before, closed_in_run
+    )
+    assert _batch_events(merchant, events_about) == [
+        "batch_closed",
+        "batch_submitted",
+        "batch_paid",
     ]
-    assert announced == ["batch_closed", "batch_submitted", "batch_paid"]
 
 
 def test_a_payout_to_a_closed_account_fails_back_to_escrow_and_its_corrected_retry_pays_once(
@@ -302,3 +348,56 @@ def test_a_payout_whose_webhook_never_comes_is_completed_by_the_janitor(
     [payout] = merchant.batch(batch["id"])["payouts"]
     deliveries = psp.get("/_admin/deliveries", params={"reference": payout["bank_payout_id"]})
     assert deliveries.json()["data"] == []  # the bank never told: only the re-check did
+
+
+def test_a_batch_whose_closing_the_ledger_refuses_stays_closed_and_is_never_paid(
+    merchant_in: Callable[[str], Merchant],
+    settlement_admin: httpx.Client,
+    ledger_admin: httpx.Client,
+    psp: httpx.Client,
+    events_about: Callable[[str, str], list[Envelope]],
+) -> None:
+    merchant = merchant_in("emptied")
+    payment_id = _paid_and_itemised(merchant, events_about)
+    emptied = ledger_admin.post(
+        "/admin/adjustments",
+        json={
+            "currency": "EUR",
+            "entries": [
+                {"account": f"merchant:{merchant.id}:escrow", "direction": "debit", "amount": NET},
+                {"account": "psp_clearing", "direction": "credit", "amount": NET},
+            ],
+            "reason": "e2e: the merchant's escrow emptied after its item was made",
+        },
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert emptied.status_code == 201, emptied.text
+    assert merchant.balances() == {"escrow": 0, "payable": 0, "receivable": 0}
+    bank_before = _bank_payouts_balance(ledger_admin)
+    closed_in_run: list[dict[str, Any]] = []
+
+    batch = _closed_in_a_run(merchant, settlement_admin, payment_id, closed_in_run)
+
+    ledger_dlq = SETTLEMENT_EVENTS.dlq_topic("ledger-settlement-poster")
+    assert wait_until(
+        lambda: (
+            [e.data["batch_id"] for e in events_about(ledger_dlq, merchant.id)] == [batch["id"]]
+        ),
+        timeout=TIMEOUT,
+    ), "the ledger did not refuse the closing"
+    # the janitor looks every second: a payout would have been asked for by now
+    assert not wait_until(
+        lambda: (
+            merchant.batch(batch["id"])["status"] != "closed"
+            or psp.get("/payouts", params={"batch_id": batch["id"]}).json()["data"] != []
+        ),
+        timeout=5,
+    ), merchant.batch(batch["id"])
+    refused = merchant.batch(batch["id"])
+    assert (refused["attempt"], refused["ledger_moved_at"], refused["payouts"]) == (0, None, [])
+    assert merchant.balances() == {"escrow": 0, "payable": 0, "receivable": 0}
+    assert _bank_payouts_of(ledger_admin, batch["id"]) == []
+    _bank_payouts_moved_by_what_the_run_paid(
+        settlement_admin, ledger_admin, bank_before, closed_in_run, never_paid=(batch["id"],)
+    )
+    assert _batch_events(merchant, events_about) == ["batch_closed"]

@@ -24,5 +24,13 @@ LEDGER_ADMIN_SCOPE: Final = "ledger:admin"
 SETTLEMENT_ADMIN_SCOPE: Final = "settlement:admin"
 """Operators' settlement runs, payout retries and reconciliation."""
 
-OPERATOR_SCOPES: Final = (WEBHOOKS_ADMIN_SCOPE, LEDGER_ADMIN_SCOPE, SETTLEMENT_ADMIN_SCOPE)
+GATEWAY_ADMIN_SCOPE: Final = "gateway:admin"
+"""Operators' management of merchants, their API keys and the gateway's signing keys."""
+
+OPERATOR_SCOPES: Final = (
+    WEBHOOKS_ADMIN_SCOPE,
+    LEDGER_ADMIN_SCOPE,
+    SETTLEMENT_ADMIN_SCOPE,
+    GATEWAY_ADMIN_SCOPE,
+)
 """Everything an operator of the platform may do (a development operator's token)."""

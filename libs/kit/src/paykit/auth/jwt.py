@@ -17,12 +17,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paykit.auth.jwks import ALGORITHM, MIN_RSA_KEY_BITS, InvalidJwks, jwks_document, keys_from_jwks
+from paykit.auth.key_sets import KeySet, StaticKeySet
 
 __all__ = [
     "ALGORITHM",
     "Claims",
     "InvalidJwks",
     "InvalidToken",
+    "KeySet",
     "SigningKey",
     "TokenErrorCode",
     "Verifier",
@@ -195,42 +197,52 @@ def bearer_token(authorization: str | None) -> str:
 
 
 class Verifier:
-    """Checks tokens against one issuer, one audience and a fixed set of RS256 public keys."""
+    """Checks tokens against one issuer, one audience and a set of trusted RS256 public keys.
+
+    `keys` is a fixed mapping or a `KeySet` that may change while the process runs (the
+    gateway's JWKS, refreshed); either way the kid only selects among keys already trusted.
+    """
 
     def __init__(
         self,
         *,
         issuer: str,
         audience: str,
-        keys: Mapping[str, rsa.RSAPublicKey],
+        keys: Mapping[str, rsa.RSAPublicKey] | KeySet,
         leeway: timedelta = DEFAULT_LEEWAY,
     ) -> None:
         if not issuer or not audience:
             raise ValueError("a verifier needs an issuer and an audience")
-        if not keys:
-            raise ValueError("a verifier needs at least one public key")
-        for kid, key in keys.items():
-            if not isinstance(key, rsa.RSAPublicKey):
-                raise TypeError(f"key {kid!r} is not an RSA public key")
-            if key.key_size < MIN_RSA_KEY_BITS:
-                raise ValueError(f"key {kid!r} is shorter than {MIN_RSA_KEY_BITS} bits")
+        if isinstance(keys, Mapping):
+            if not keys:
+                raise ValueError("a verifier needs at least one public key")
+            for kid, key in keys.items():
+                if not isinstance(key, rsa.RSAPublicKey):
+                    raise TypeError(f"key {kid!r} is not an RSA public key")
+                if key.key_size < MIN_RSA_KEY_BITS:
+                    raise ValueError(f"key {kid!r} is shorter than {MIN_RSA_KEY_BITS} bits")
+            keys = StaticKeySet(keys)
         if leeway < timedelta(0) or leeway > MAX_LEEWAY:
             raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY}")
         self._issuer = issuer
         self._audience = audience
-        self._keys = dict(keys)
+        self._keys: KeySet = keys
         self._leeway = leeway
+
+    @property
+    def audience(self) -> str:
+        return self._audience
 
     def verify(self, token: str) -> Claims:
         if not token:
             raise InvalidToken("missing_token", "empty token")
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("malformed_token", "token is too long")
-        kid = self._key_id_for(token)
+        kid, key = self._key_for(token)
         try:
             payload = jwt.decode(
                 token,
-                key=self._keys[kid],
+                key=key,
                 algorithms=[ALGORITHM],
                 issuer=self._issuer,
                 audience=self._audience,
@@ -241,7 +253,7 @@ class Verifier:
             raise _translate(error) from error
         return _claims(payload, kid)
 
-    def _key_id_for(self, token: str) -> str:
+    def _key_for(self, token: str) -> tuple[str, rsa.RSAPublicKey]:
         """Choose the key from configuration before PyJWT sees the token.
 
         The header is unauthenticated at this point, so it may only narrow the choice: the
@@ -254,9 +266,12 @@ class Verifier:
         if header.get("alg") != ALGORITHM:
             raise InvalidToken("unsupported_algorithm", f"only {ALGORITHM} tokens are accepted")
         kid = header.get("kid")
-        if not isinstance(kid, str) or kid not in self._keys:
+        if not isinstance(kid, str) or not kid:
+            raise InvalidToken("unknown_key", "token has no kid")
+        key = self._keys.key(kid)
+        if key is None or not isinstance(key, rsa.RSAPublicKey):
             raise InvalidToken("unknown_key", "token kid is not in the trusted key set")
-        return kid
+        return kid, key
 
 
 _ERROR_CODES: Final[tuple[tuple[type[jwt.InvalidTokenError], TokenErrorCode], ...]] = (

@@ -50,9 +50,7 @@ class GatewayService:
 
 def bootstrap(settings: GatewaySettings, *, name: str = "gateway") -> GatewayService:
     pool = create_pool(settings.database_url.reveal(), max_size=settings.db_pool_size, name=name)
-    signing_keys = SigningKeys(
-        pool, KeyEncryption(settings.key_encryption_key_bytes()), token_ttl=settings.token_ttl
-    )
+    signing_keys = signing_keys_of(settings, pool)
     import_initial_key(settings, signing_keys)
     keys = signing_keys.key_set()
     issuer = settings.auth_issuer
@@ -76,6 +74,15 @@ def bootstrap(settings: GatewaySettings, *, name: str = "gateway") -> GatewaySer
     service.closers += [pool.close, redis_client.close]
     service.readiness_checks["database"] = readiness_check(pool)
     return service
+
+
+def signing_keys_of(settings: GatewaySettings, pool: ConnectionPool) -> SigningKeys:
+    return SigningKeys(
+        pool,
+        KeyEncryption(settings.key_encryption_key_bytes()),
+        token_ttl=settings.token_ttl,
+        activation_delay=settings.key_activation_delay,
+    )
 
 
 def import_initial_key(settings: GatewaySettings, signing_keys: SigningKeys) -> None:

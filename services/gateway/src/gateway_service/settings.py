@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from gateway_service.adapters.key_encryption import decode_key_encryption_key
+from gateway_service.domain.signing_keys import ACTIVATION_DELAY
 from paykit.auth.audiences import ADMIN_AUDIENCE, GATEWAY_ADMIN_SCOPE, PAYMENTS_API_AUDIENCE
 from paykit.settings import ConfigError, ConfigProblem, Env, Secret, load_settings
 
@@ -31,7 +32,9 @@ class GatewaySettings:
     admin_scope: str = GATEWAY_ADMIN_SCOPE
     merchant_scopes: tuple[str, ...] = MERCHANT_SCOPES
     token_ttl: timedelta = timedelta(minutes=15)
-    jwks_max_age_seconds: int = 60
+    key_activation_delay: timedelta = ACTIVATION_DELAY
+    """A rotated key is published this long before it signs (domain.signing_keys)."""
+    jwks_max_age_seconds: int = 5
     initial_signing_key_path: Path | None = None
     initial_signing_key_id: str | None = None
     db_pool_size: int = 8
@@ -60,7 +63,10 @@ def _build(env: Env) -> GatewaySettings:
         admin_scope=env.str("GATEWAY_ADMIN_SCOPE", GATEWAY_ADMIN_SCOPE),
         merchant_scopes=env.list("GATEWAY_MERCHANT_SCOPES", MERCHANT_SCOPES, separator=" "),
         token_ttl=timedelta(seconds=env.int("GATEWAY_TOKEN_TTL_SECONDS", 900, min=60, max=3600)),
-        jwks_max_age_seconds=env.int("GATEWAY_JWKS_MAX_AGE_SECONDS", 60, min=0, max=3600),
+        key_activation_delay=timedelta(
+            seconds=env.int("GATEWAY_KEY_ACTIVATION_SECONDS", 10, min=0, max=3600)
+        ),
+        jwks_max_age_seconds=env.int("GATEWAY_JWKS_MAX_AGE_SECONDS", 5, min=0, max=300),
         initial_signing_key_path=Path(key_path) if key_path else None,
         initial_signing_key_id=env.str("AUTH_SIGNING_KEY_ID", None),
         db_pool_size=env.int("GATEWAY_DB_POOL_SIZE", 8, min=1, max=100),

@@ -161,3 +161,9 @@ class ServedApp:
     def __exit__(self, *_: object) -> None:
         self._server.shutdown()
         self._thread.join(10)
+
+
+@pytest.fixture
+def serve() -> type[ServedApp]:
+    """``with serve(app) as served:`` the app answers at ``served.url``."""
+    return ServedApp

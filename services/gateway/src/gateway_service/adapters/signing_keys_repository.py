@@ -17,12 +17,18 @@ class SigningKeysRepository:
         self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('gateway.signing_keys'))")
 
     def add(
-        self, kid: str, public_key_pem: str, nonce: bytes, encrypted_private_key: bytes
+        self,
+        kid: str,
+        public_key_pem: str,
+        nonce: bytes,
+        encrypted_private_key: bytes,
+        signs_from: datetime,
     ) -> None:
         self._conn.execute(
-            "INSERT INTO signing_keys (kid, public_key_pem, nonce, encrypted_private_key)"
-            " VALUES (%s, %s, %s, %s)",
-            (kid, public_key_pem, nonce, encrypted_private_key),
+            "INSERT INTO signing_keys"
+            " (kid, public_key_pem, nonce, encrypted_private_key, signs_from)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (kid, public_key_pem, nonce, encrypted_private_key, signs_from),
         )
 
     def retire_signing_key(self, retired_at: datetime, published_until: datetime) -> str | None:
@@ -33,12 +39,21 @@ class SigningKeysRepository:
         ).fetchone()
         return None if row is None else str(row[0])
 
-    def signing_key(self) -> tuple[str, bytes, bytes] | None:
-        """The kid, nonce and sealed private key of the one key that signs now."""
+    def signing_key(self, now: datetime) -> tuple[str, bytes, bytes] | None:
+        """The kid, nonce and sealed private key of the key that signs at `now`."""
         row = self._conn.execute(
-            "SELECT kid, nonce, encrypted_private_key FROM signing_keys WHERE retired_at IS NULL"
+            "SELECT kid, nonce, encrypted_private_key FROM signing_keys WHERE signs_from <= %s"
+            " ORDER BY signs_from DESC LIMIT 1",
+            (now,),
         ).fetchone()
         return None if row is None else (str(row[0]), bytes(row[1]), bytes(row[2]))
+
+    def pending(self, now: datetime) -> str | None:
+        """The kid of a rotated key published but not signing yet, if there is one."""
+        row = self._conn.execute(
+            "SELECT kid FROM signing_keys WHERE signs_from > %s", (now,)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def count(self) -> int:
         row = self._conn.execute("SELECT count(*) FROM signing_keys").fetchone()
@@ -53,16 +68,16 @@ class SigningKeysRepository:
     def published(self, now: datetime) -> list[PublishedKey]:
         """The signing key and every retired key whose tokens may still be live."""
         rows = self._conn.execute(
-            "SELECT kid, public_key_pem, created_at, retired_at, published_until"
+            "SELECT kid, public_key_pem, created_at, signs_from, retired_at, published_until"
             " FROM signing_keys WHERE published_until IS NULL OR published_until > %s"
-            " ORDER BY created_at, kid",
+            " ORDER BY signs_from, kid",
             (now,),
         ).fetchall()
         return [PublishedKey(*row) for row in rows]
 
     def all(self) -> list[PublishedKey]:
         rows = self._conn.execute(
-            "SELECT kid, public_key_pem, created_at, retired_at, published_until"
-            " FROM signing_keys ORDER BY created_at, kid"
+            "SELECT kid, public_key_pem, created_at, signs_from, retired_at, published_until"
+            " FROM signing_keys ORDER BY signs_from, kid"
         ).fetchall()
         return [PublishedKey(*row) for row in rows]

@@ -25,3 +25,9 @@ class NoSigningKey(GatewayError):
     """The gateway has no key to sign with: import one (``gateway keys import``) or rotate."""
 
     code = "no_signing_key"
+
+
+class RotationPending(GatewayError):
+    """A rotated key is published and waiting to sign; rotate again once it signs."""
+
+    code = "rotation_pending"

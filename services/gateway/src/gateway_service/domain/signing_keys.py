@@ -1,7 +1,8 @@
 """Which signing keys the gateway publishes, and until when a retired one stays published.
 
-A token is checked against the JWKS its verifier holds, so a retired key must stay in the JWKS
-until the last token it signed has expired, plus the verifiers' leeway for clock skew.
+A token is checked against the JWKS its verifier holds, so a new key is published a little
+before it signs, and a retired key stays in the JWKS until the last token it signed has
+expired, plus the verifiers' leeway for clock skew.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from datetime import datetime, timedelta
 from typing import Final
 
 CLOCK_SKEW_ALLOWANCE: Final = timedelta(minutes=1)
+ACTIVATION_DELAY: Final = timedelta(seconds=10)
+"""How long a rotated key is published before it signs: longer than a verifier waits between
+two JWKS fetches (paykit's 5 s), so none meets a token of a kid it could not fetch yet."""
 
 
 @dataclass(frozen=True)
@@ -19,12 +23,18 @@ class PublishedKey:
     kid: str
     public_key_pem: str
     created_at: datetime
+    signs_from: datetime
     retired_at: datetime | None
     published_until: datetime | None
 
-    @property
-    def signing(self) -> bool:
-        return self.retired_at is None
+    def status(self, now: datetime) -> str:
+        if self.signs_from > now:
+            return "next"  # published, signing from signs_from
+        if self.retired_at is None or self.retired_at > now:
+            return "signing"
+        if self.published_until is not None and self.published_until <= now:
+            return "expired"
+        return "published"
 
 
 def published_until(retired_at: datetime, token_ttl: timedelta) -> datetime:

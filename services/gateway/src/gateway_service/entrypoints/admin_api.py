@@ -16,6 +16,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from gateway_service.adapters.merchants_repository import MerchantsRepository
 from gateway_service.bootstrap import GatewayService
 from gateway_service.entrypoints.core_views import (
+    instant,
     issued_secret_view,
     key_view,
     merchant_view,
@@ -126,7 +127,13 @@ def admin_blueprint(service: GatewayService) -> Blueprint:
 
     @api.post("/signing-keys/rotate")
     def rotate_signing_key() -> Response:
-        retired, kid = service.signing_keys.rotate()
-        return _created({"kid": kid, "retired_kid": retired})
+        rotation = service.signing_keys.rotate()
+        return _created(
+            {
+                "kid": rotation.kid,
+                "signs_from": instant(rotation.signs_from),
+                "retired_kid": rotation.retired_kid,
+            }
+        )
 
     return api

@@ -21,6 +21,7 @@ from gateway_service.domain.errors import (
     InvalidClient,
     MerchantNotFound,
     NoSigningKey,
+    RotationPending,
 )
 from gateway_service.edge_settings import EdgeSettings
 from gateway_service.entrypoints.admin_api import admin_blueprint
@@ -36,6 +37,7 @@ DOMAIN_STATUS: dict[type[GatewayError], int] = {
     MerchantNotFound: 404,
     ApiKeyNotFound: 404,
     NoSigningKey: 503,
+    RotationPending: 409,
 }
 # The edge's own limit (GATEWAY_MAX_BODY_BYTES) is the public one; this bounds everything else.
 MAX_CONTENT_LENGTH = 1024 * 1024

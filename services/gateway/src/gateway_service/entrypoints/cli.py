@@ -2,7 +2,7 @@
 
     gateway merchants create --name NAME [--json]   a merchant and its first key (bootstrapping)
     gateway keys list                               the signing keys and which one signs
-    gateway keys rotate                             a new signing key signs from now on
+    gateway keys rotate                             a new signing key, signing within seconds
     gateway keys import --pem FILE --kid KID        a first key generated elsewhere
     gateway admin-token [--minutes N]               an operator's token, signed by the gateway
 
@@ -23,12 +23,12 @@ from pathlib import Path
 from psycopg_pool import ConnectionPool
 
 from gateway_service import settings as settings_module
-from gateway_service.adapters.key_encryption import KeyEncryption, UndecryptableKey
+from gateway_service.adapters.key_encryption import UndecryptableKey
 from gateway_service.adapters.merchants_repository import MerchantsRepository
+from gateway_service.bootstrap import signing_keys_of
 from gateway_service.domain.errors import GatewayError
 from gateway_service.entrypoints.core_views import issued_secret_view, signing_key_view
 from gateway_service.service_layer.merchants import create_merchant
-from gateway_service.service_layer.signing import SigningKeys
 from paykit.auth.audiences import OPERATOR_SCOPES
 from paykit.db import create_pool
 from paykit.settings import ConfigError
@@ -58,9 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace, config: settings_module.GatewaySettings) -> int:
     pool: ConnectionPool = create_pool(config.database_url.reveal(), max_size=2, name="gateway-cli")
     try:
-        signing_keys = SigningKeys(
-            pool, KeyEncryption(config.key_encryption_key_bytes()), token_ttl=config.token_ttl
-        )
+        signing_keys = signing_keys_of(config, pool)
         if args.command == "merchants":
             with pool.connection() as conn, conn.transaction():
                 issued = create_merchant(MerchantsRepository(conn), args.name)
@@ -82,8 +80,11 @@ def _run(args: argparse.Namespace, config: settings_module.GatewaySettings) -> i
                 )
             )
         elif args.action == "rotate":
-            retired, kid = signing_keys.rotate()
-            print(f"signing with {kid}; {retired or 'no key'} retired, published until expiry")
+            rotation = signing_keys.rotate()
+            print(
+                f"{rotation.kid} is published and signs from {rotation.signs_from:%H:%M:%S}Z;"
+                f" {rotation.retired_kid or 'no key'} stays published until its tokens expired"
+            )
         elif args.action == "import":
             if not signing_keys.import_if_none(args.pem.read_bytes(), args.kid):
                 print("error: the gateway holds signing keys already", file=sys.stderr)

@@ -53,11 +53,11 @@ def issued_secret_view(issued: IssuedSecret, **extra: Any) -> dict[str, Any]:
 
 
 def signing_key_view(key: PublishedKey, now: datetime) -> dict[str, Any]:
-    published = key.published_until is None or key.published_until > now
     return {
         "kid": key.kid,
-        "status": "signing" if key.signing else ("published" if published else "expired"),
+        "status": key.status(now),
         "created_at": instant(key.created_at),
+        "signs_from": instant(key.signs_from),
         "retired_at": instant(key.retired_at),
         "published_until": instant(key.published_until),
     }

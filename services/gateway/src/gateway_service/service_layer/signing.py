@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,8 +20,13 @@ from psycopg_pool import ConnectionPool
 
 from gateway_service.adapters.key_encryption import KeyEncryption
 from gateway_service.adapters.signing_keys_repository import SigningKeysRepository
-from gateway_service.domain.errors import NoSigningKey
-from gateway_service.domain.signing_keys import PublishedKey, new_kid, published_until
+from gateway_service.domain.errors import NoSigningKey, RotationPending
+from gateway_service.domain.signing_keys import (
+    ACTIVATION_DELAY,
+    PublishedKey,
+    new_kid,
+    published_until,
+)
 from paykit.auth.jwks import jwks_document
 from paykit.auth.jwt import SigningKey, generate_signing_key
 from paykit.auth.key_sets import RefreshingKeySet
@@ -32,6 +38,13 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class Rotation:
+    kid: str
+    signs_from: datetime
+    retired_kid: str | None
+
+
 class SigningKeys:
     def __init__(
         self,
@@ -39,8 +52,10 @@ class SigningKeys:
         encryption: KeyEncryption,
         *,
         token_ttl: timedelta,
+        activation_delay: timedelta = ACTIVATION_DELAY,
         clock: Clock = _utc_now,
     ) -> None:
+        self._activation_delay = activation_delay
         self._pool = pool
         self._encryption = encryption
         self._token_ttl = token_ttl
@@ -51,7 +66,7 @@ class SigningKeys:
     def current(self) -> SigningKey:
         """The key that signs now, as the database says (one indexed read per token)."""
         with self._pool.connection() as conn:
-            found = SigningKeysRepository(conn).signing_key()
+            found = SigningKeysRepository(conn).signing_key(self._clock())
         if found is None:
             raise NoSigningKey("the gateway has no signing key: run `gateway keys rotate`")
         kid, nonce, sealed = found
@@ -72,19 +87,26 @@ class SigningKeys:
             repository.lock()
             if repository.count() > 0:
                 return False
-            self._store(repository, key)
+            self._store(repository, key, signs_from=self._clock())
             return True
 
-    def rotate(self) -> tuple[str | None, str]:
-        """A new key signs from now on; the old stays published until its tokens expired."""
-        key = generate_signing_key(new_kid(self._clock()))
+    def rotate(self) -> Rotation:
+        """A new key, published at once, signs after the activation delay; the old one signs
+        until then and stays published until its last token has expired."""
         now = self._clock()
+        key = generate_signing_key(new_kid(now))
+        signs_from = now + self._activation_delay
         with self._pool.connection() as conn, conn.transaction():
             repository = SigningKeysRepository(conn)
             repository.lock()
-            retired = repository.retire_signing_key(now, published_until(now, self._token_ttl))
-            self._store(repository, key)
-        return retired, key.kid
+            waiting = repository.pending(now)
+            if waiting is not None:
+                raise RotationPending(f"key {waiting!r} is published and signs shortly")
+            retired = repository.retire_signing_key(
+                signs_from, published_until(signs_from, self._token_ttl)
+            )
+            self._store(repository, key, signs_from=signs_from)
+        return Rotation(kid=key.kid, signs_from=signs_from, retired_kid=retired)
 
     def published(self) -> list[PublishedKey]:
         with self._pool.connection() as conn:
@@ -110,9 +132,11 @@ class SigningKeys:
         (on an unknown kid, at most every few seconds, and every minute)."""
         return RefreshingKeySet(self.public_keys, ttl=60, name="gateway-signing-keys")
 
-    def _store(self, repository: SigningKeysRepository, key: SigningKey) -> None:
+    def _store(
+        self, repository: SigningKeysRepository, key: SigningKey, *, signs_from: datetime
+    ) -> None:
         nonce, sealed = self._encryption.seal(key.kid, key.private_key_pem())
         public_pem = key.public_key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ).decode("ascii")
-        repository.add(key.kid, public_pem, nonce, sealed)
+        repository.add(key.kid, public_pem, nonce, sealed, signs_from)

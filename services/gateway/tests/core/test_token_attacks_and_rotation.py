@@ -158,9 +158,13 @@ def test_after_a_rotation_old_tokens_stay_valid_and_a_service_trusts_the_new_kid
         assert again.status_code == 409
 
         tokens = [token()]
-        assert wait_until(
-            lambda: tokens.append(token()) or kid_of(tokens[-1]) == new_kid, timeout=15
-        )
+
+        def signed_by_the_new_key() -> bool:
+            tokens.append(token())
+            return kid_of(tokens[-1]) == str(new_kid)
+
+        assert kid_of(tokens[0]) == old_kid  # the old key signs until the new one's time
+        assert wait_until(signed_by_the_new_key, timeout=15)
         after = tokens[-1]
         for bearer in (before, after):
             claims = service_auth.authorise(f"Bearer {bearer}", "payments:read")

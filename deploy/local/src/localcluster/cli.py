@@ -18,7 +18,12 @@ from localcluster.migrations import migrate_services, owned_separately
 from localcluster.postgres import ADMIN_ROLE, PostgresServer, owner_role, provision_databases
 from localcluster.processes import ManagedProcess, tail
 from localcluster.redis_server import RedisServer
-from localcluster.secrets import SIGNING_KEY_ID, ensure_auth_keys, ensure_webhook_secret
+from localcluster.secrets import (
+    SIGNING_KEY_ID,
+    ensure_auth_keys,
+    ensure_key_encryption_key,
+    ensure_webhook_secret,
+)
 from localcluster.services import ServiceGroup, procfile_entries
 from localcluster.topics import ensure_topics
 from paykit.auth.audiences import ADMIN_AUDIENCE, OPERATOR_SCOPES, PAYMENTS_API_AUDIENCE
@@ -44,6 +49,7 @@ def write_env_file(
             for service in owned_separately()
         },
         **{f"{name.upper()}_HTTP_PORT": str(port) for name, port in http.items()},
+        "GATEWAY_URL": f"http://{HOST}:{http['gateway']}",
         "PAYMENT_URL": f"http://{HOST}:{http['payment']}",
         "WEBHOOK_URL": f"http://{HOST}:{http['webhook']}",
         "LEDGER_URL": f"http://{HOST}:{http['ledger']}",
@@ -54,9 +60,14 @@ def write_env_file(
         "AUTH_ISSUER": "payments-gateway",
         "AUTH_AUDIENCE": "payments-api",
         "AUTH_ADMIN_AUDIENCE": ADMIN_AUDIENCE,
+        # The gateway's JWKS, trusted as soon as it answers; the file until then (make up
+        # starts the gateway beside the services, not before them).
+        "AUTH_JWKS_URL": f"http://{HOST}:{http['gateway']}/.well-known/jwks.json",
         "AUTH_JWKS_PATH": str(jwks),
+        # The gateway's first signing key, imported into its database on its first start.
         "AUTH_SIGNING_KEY_PATH": str(signing_key),
         "AUTH_SIGNING_KEY_ID": SIGNING_KEY_ID,
+        "GATEWAY_KEY_ENCRYPTION_KEY": ensure_key_encryption_key(secrets_dir),
         "PAYKIT_HEALTH_DIR": str(config.run_dir / "health"),
     }
     config.env_file.touch(mode=0o600)

@@ -1,11 +1,15 @@
 """Development secrets generated once per cluster and kept in ``<state>/secrets`` (mode 0700).
 
-The JWT signing key stands in for the gateway's key until the gateway exists to own it; the
-webhook secret is shared by the PSP simulator (signs) and the webhook service (verifies).
+The JWT signing key is the gateway's first key: the gateway imports it into its database on
+its first start and owns it (and every rotated key) from then on; ``jwks.json`` is what the
+services trust until the gateway's JWKS answers. The key encryption key seals the gateway's
+signing keys in its database. The webhook secret is shared by the PSP simulator (signs) and the
+webhook service (verifies).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from pathlib import Path
@@ -37,6 +41,14 @@ def ensure_auth_keys(secrets_dir: Path) -> tuple[Path, Path]:
     # public keys: readable by services running as other users (containers)
     _write(jwks, json.dumps(jwks_document(public_keys([key])), indent=2), mode=0o644)
     return pem, jwks
+
+
+def ensure_key_encryption_key(secrets_dir: Path) -> str:
+    """The gateway's ``GATEWAY_KEY_ENCRYPTION_KEY``: 32 random bytes, base64url."""
+    path = secrets_dir / "gateway-key-encryption-key"
+    if not path.exists():
+        _write(path, base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii"))
+    return path.read_text().strip()
 
 
 def ensure_webhook_secret(secrets_dir: Path) -> str:

@@ -86,9 +86,13 @@ def signing_keys_of(settings: GatewaySettings, pool: ConnectionPool) -> SigningK
 
 
 def import_initial_key(settings: GatewaySettings, signing_keys: SigningKeys) -> None:
-    """The deployment's generated key becomes the gateway's first, if it has none yet."""
+    """The deployment's generated key becomes the gateway's first, if it has none yet; with no
+    such key configured, the gateway generates its first key itself."""
     path, kid = settings.initial_signing_key_path, settings.initial_signing_key_id
-    if path is None or kid is None or not path.exists():
+    if path is not None and kid is not None and path.exists():
+        if signing_keys.import_if_none(path.read_bytes(), kid):
+            _log.info("signing_key_imported", kid=kid, path=str(path))
         return
-    if signing_keys.import_if_none(path.read_bytes(), kid):
-        _log.info("signing_key_imported", kid=kid, path=str(path))
+    generated = signing_keys.generate_if_none()
+    if generated is not None:
+        _log.info("signing_key_generated", kid=generated)

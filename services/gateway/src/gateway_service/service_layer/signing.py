@@ -81,7 +81,14 @@ class SigningKeys:
 
         Does nothing once the gateway holds any key: it owns them from then on.
         """
-        key = SigningKey(private_key_pem, kid)
+        return self._add_first(SigningKey(private_key_pem, kid))
+
+    def generate_if_none(self) -> str | None:
+        """A first key of the gateway's own making, when the deployment handed it none."""
+        key = generate_signing_key(new_kid(self._clock()))
+        return key.kid if self._add_first(key) else None
+
+    def _add_first(self, key: SigningKey) -> bool:
         with self._pool.connection() as conn, conn.transaction():
             repository = SigningKeysRepository(conn)
             repository.lock()

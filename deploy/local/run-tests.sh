@@ -42,4 +42,9 @@ set -a
 # shellcheck disable=SC1090
 . "${state_root}/${PAY_CLUSTER}/cluster.env"
 set +a
+# Schemathesis fuzzes the gateway's /v1 API against its OpenAPI document as a merchant of its own,
+# a bounded number of examples per operation.
+GATEWAY_TOKEN="${GATEWAY_TOKEN:-$("${run[@]}" localcluster token --merchant MER_schemathesis)}"
+export GATEWAY_TOKEN
+export SCHEMATHESIS_EXAMPLES="${SCHEMATHESIS_EXAMPLES:-10}"
 "${run[@]}" pytest "$@"

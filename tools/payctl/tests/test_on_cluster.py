@@ -120,7 +120,8 @@ def test_on_the_cluster_merchants_and_keys(on_cluster: Payctl, unique: str) -> N
         on_cluster("keys", "create", "--merchant", merchant["merchant_id"], "--json").stdout
     )
     keys = on_cluster("keys", "list", "--merchant", merchant["merchant_id"], "--json")
-    assert key["client_id"] in keys.stdout and key["client_secret"] not in keys.stdout
+    # the gateway lists a merchant's keys by id (its client id is the merchant's), never a secret
+    assert key["key_id"] in keys.stdout and key["client_secret"] not in keys.stdout
 
 
 @needs_gateway

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from flask import Flask, Response, current_app, g, request
+from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -115,6 +116,21 @@ def json_body() -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Problem(400, "invalid_json_body", detail="The request body must be a JSON object.")
     return value
+
+
+def load_or_problem(schema: Schema, values: Mapping[str, Any], *, status: int) -> dict[str, Any]:
+    """``values`` loaded by ``schema``, or a problem naming every field: 400 ``invalid_query``
+    for a query, 422 ``validation_failed`` for a body."""
+    try:
+        loaded: dict[str, Any] = schema.load(values)
+    except ValidationError as error:
+        code, detail = (
+            ("invalid_query", "The query is not valid.")
+            if status == 400
+            else ("validation_failed", "The request body is not valid.")
+        )
+        raise Problem(status, code, detail=detail, extra={"errors": error.messages}) from None
+    return loaded
 
 
 def problem_response(problem: Problem) -> Response:

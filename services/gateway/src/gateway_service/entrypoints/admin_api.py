@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from gateway_service.adapters.merchants_repository import MerchantsRepository
 from gateway_service.bootstrap import GatewayService
@@ -24,7 +24,7 @@ from gateway_service.entrypoints.core_views import (
 )
 from gateway_service.service_layer import merchants as merchant_use_cases
 from paykit.problems import Problem
-from paykit.web import json_body
+from paykit.web import json_body, load_or_problem
 
 
 class CreateMerchantSchema(Schema):
@@ -40,15 +40,6 @@ class MerchantsPageSchema(Schema):
 
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(load_default=None, validate=validate.Length(max=200))
-
-
-def _load(schema: Schema, values: dict[str, Any], *, status: int) -> dict[str, Any]:
-    try:
-        loaded: dict[str, Any] = schema.load(values)
-    except ValidationError as error:
-        code = "invalid_query" if status == 400 else "validation_failed"
-        raise Problem(status, code, extra={"errors": error.messages}) from None
-    return loaded
 
 
 def _cursor(merchant_id: str) -> str:
@@ -81,14 +72,14 @@ def admin_blueprint(service: GatewayService) -> Blueprint:
 
     @api.post("/merchants")
     def create_merchant() -> Response:
-        body = _load(CreateMerchantSchema(), json_body(), status=422)
+        body = load_or_problem(CreateMerchantSchema(), json_body(), status=422)
         with service.pool.connection() as conn, conn.transaction():
             issued = merchant_use_cases.create_merchant(MerchantsRepository(conn), body["name"])
         return _created(issued_secret_view(issued, name=body["name"]))
 
     @api.get("/merchants")
     def list_merchants() -> Response:
-        args = _load(MerchantsPageSchema(), request.args.to_dict(), status=400)
+        args = load_or_problem(MerchantsPageSchema(), request.args.to_dict(), status=400)
         with service.pool.connection() as conn:
             rows = MerchantsRepository(conn).merchants(
                 after=_after(args["cursor"]), limit=args["limit"] + 1

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 from psycopg import errors as pg_errors
 
 from ledger_service import settings as settings_module
@@ -43,7 +43,7 @@ from ledger_service.service_layer.adjustments import Adjust, adjust
 from paykit.canonical import valid_idempotency_key
 from paykit.logging import configure_logging
 from paykit.problems import Problem
-from paykit.web import create_flask_app, json_body, problem_response
+from paykit.web import create_flask_app, json_body, load_or_problem, problem_response
 from paykit.web_auth import BearerAuth, load_bearer_auth
 
 DOMAIN_STATUS: dict[type[LedgerError], int] = {
@@ -55,12 +55,7 @@ DOMAIN_STATUS: dict[type[LedgerError], int] = {
 
 
 def _load(schema: Schema, values: dict[str, Any], *, status: int = 400) -> dict[str, Any]:
-    try:
-        loaded: dict[str, Any] = schema.load(values)
-    except ValidationError as error:
-        code = "invalid_query" if status == 400 else "validation_failed"
-        raise Problem(status, code, extra={"errors": error.messages}) from None
-    return loaded
+    return load_or_problem(schema, values, status=status)
 
 
 def _jsonable(value: Any) -> Any:

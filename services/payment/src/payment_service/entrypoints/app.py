@@ -11,14 +11,20 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 
 from payevents.fieldtypes import IDENTIFIER_PATTERN
 from paykit.auth.jwt import Claims
 from paykit.canonical import valid_idempotency_key
 from paykit.logging import configure_logging
 from paykit.problems import Problem
-from paykit.web import create_flask_app, current_correlation_id, json_body, problem_response
+from paykit.web import (
+    create_flask_app,
+    current_correlation_id,
+    json_body,
+    load_or_problem,
+    problem_response,
+)
 from paykit.web_auth import BearerAuth, load_bearer_auth
 from payment_service import settings as settings_module
 from payment_service.bootstrap import PaymentService, bootstrap
@@ -81,16 +87,7 @@ def _body() -> dict[str, Any]:
 
 
 def _load(schema: Schema, values: dict[str, Any], *, status: int = 422) -> dict[str, Any]:
-    try:
-        loaded: dict[str, Any] = schema.load(values)
-    except ValidationError as error:
-        code, detail = (
-            ("validation_failed", "The request body is not valid.")
-            if status == 422
-            else ("invalid_query", "The query is not valid.")
-        )
-        raise Problem(status, code, detail=detail, extra={"errors": error.messages}) from None
-    return loaded
+    return load_or_problem(schema, values, status=status)
 
 
 def _cursor(raw: str | None) -> Any:

@@ -11,12 +11,12 @@ from typing import Any
 
 import structlog
 from flask import Blueprint, Flask, Response, jsonify, request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 from psycopg import errors as pg_errors
 
 from paykit.logging import configure_logging
 from paykit.problems import Problem
-from paykit.web import create_flask_app, json_body, problem_response
+from paykit.web import create_flask_app, json_body, load_or_problem, problem_response
 from paykit.web_auth import BearerAuth, load_bearer_auth
 from settlement_service import settings as settings_module
 from settlement_service.adapters.batch_reads import BatchReads
@@ -59,12 +59,7 @@ DOMAIN_STATUS: dict[type[SettlementError], int] = {
 
 
 def _load(schema: Schema, values: dict[str, Any], *, status: int = 400) -> dict[str, Any]:
-    try:
-        loaded: dict[str, Any] = schema.load(values)
-    except ValidationError as error:
-        code = "invalid_query" if status == 400 else "validation_failed"
-        raise Problem(status, code, extra={"errors": error.messages}) from None
-    return loaded
+    return load_or_problem(schema, values, status=status)
 
 
 def _batch(service: SettlementService, batch_id: str, merchant_id: str | None) -> dict[str, Any]:

@@ -216,11 +216,6 @@ def test_a_body_over_the_limit_is_413_and_creates_nothing(
         assert fresh.get("/v1/payments").json()["data"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the 413 is answered before the body is read and says keep-alive, then gunicorn "
-    "closes the connection: a pooling client's next request on it fails",
-)
 def test_a_413_says_the_connection_closes(new_merchant: Callable[[], Merchant]) -> None:
     """The body left unread makes the connection unusable, so the answer must say it closes
     (RFC 9112 9.6); saying keep-alive makes the client's next request on it die unanswered,

@@ -13,7 +13,7 @@ def test_clusters_with_default_ports_use_disjoint_ports() -> None:
         metrics = {config.http_port("metrics") + n for n in range(10)}
         return set(config.ports().values()) | {config.http_port(p) for p in HTTP_OFFSETS} | metrics
 
-    assert set(DEFAULT_PORTS) == {"dev", "test", "bench", "chaos"}
+    assert set(DEFAULT_PORTS) == {"dev", "test", "bench", "chaos", "broker-loss"}
     names = sorted(DEFAULT_PORTS)
     for index, name in enumerate(names):
         for other in names[index + 1 :]:

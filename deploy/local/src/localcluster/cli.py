@@ -1,4 +1,5 @@
-"""``localcluster up|down|status|logs|topics``: the cluster behind ``make up`` and ``make test``."""
+"""``localcluster up|down|status|logs|topics|broker``: the cluster behind ``make up`` and
+``make test``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from psycopg.conninfo import make_conninfo
 
 from localcluster.config import HOST, HTTP_OFFSETS, SERVICES, ClusterConfig, load_config
 from localcluster.errors import ClusterError
-from localcluster.kafka import KafkaBroker
+from localcluster.kafka import KafkaCluster
 from localcluster.migrations import migrate_services, owned_separately
 from localcluster.postgres import ADMIN_ROLE, PostgresServer, owner_role, provision_databases
 from localcluster.processes import ManagedProcess, tail
@@ -25,7 +26,7 @@ from localcluster.secrets import (
     ensure_webhook_secret,
 )
 from localcluster.services import ServiceGroup, procfile_entries
-from localcluster.topics import ensure_topics
+from localcluster.topics import Replication, ensure_topics
 from paykit.auth.audiences import ADMIN_AUDIENCE, OPERATOR_SCOPES, PAYMENTS_API_AUDIENCE
 from paykit.auth.jwt import SigningKey
 
@@ -77,7 +78,7 @@ def write_env_file(
 
 def up(config: ClusterConfig, with_services: bool) -> None:
     started = time.monotonic()
-    kafka, postgres, redis = KafkaBroker(config), PostgresServer(config), RedisServer(config)
+    kafka, postgres, redis = KafkaCluster(config), PostgresServer(config), RedisServer(config)
     for component in (kafka, postgres, redis):
         component.check_environment()
     config.state_dir.mkdir(parents=True, exist_ok=True)
@@ -85,13 +86,14 @@ def up(config: ClusterConfig, with_services: bool) -> None:
     postgres.start()
     kafka_seconds = kafka.start()
     write_env_file(config, postgres, redis)
-    report = ensure_topics(config.bootstrap_servers)
+    report = ensure_topics(config.bootstrap_servers, replication=replication(config))
     migrated = migrate_services(postgres.migration_urls())
     services = ServiceGroup(config).start() if with_services else []
     print(f"cluster {config.name!r} is up in {time.monotonic() - started:.1f}s")
     if kafka_seconds:
         print(f"  kafka ready {kafka_seconds:.1f}s after launch")
-    print(f"  kafka       {config.bootstrap_servers} (controller {HOST}:{config.controller_port})")
+    for broker in kafka.brokers:
+        print(f"  {broker.name:11} {broker.address} (controller {HOST}:{broker.controller_port})")
     print(f"  postgres    {HOST}:{config.postgres_port}")
     print(f"  redis       {HOST}:{config.redis_port}")
     print(f"  topics      {len(report.created)} created, {len(report.unchanged)} unchanged")
@@ -107,7 +109,7 @@ def components(config: ClusterConfig) -> dict[str, ManagedProcess]:
     return {
         "services": ServiceGroup(config).process,
         **{name: ManagedProcess(f"svc-{name}", config.run_dir) for name in procfile_entries()},
-        "kafka": KafkaBroker(config).process,
+        **{broker.name: broker.process for broker in KafkaCluster(config).brokers},
         "postgres": PostgresServer(config).process,
         "redis": RedisServer(config).process,
     }
@@ -123,13 +125,30 @@ def down(config: ClusterConfig) -> None:
     stopped = [
         name
         for name, ok in (
-            ("kafka", KafkaBroker(config).stop()),
+            ("kafka", KafkaCluster(config).stop()),
             ("postgres", PostgresServer(config).stop()),
             ("redis", RedisServer(config).stop()),
         )
         if ok
     ]
     print(f"cluster {config.name!r} stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+def replication(config: ClusterConfig) -> Replication:
+    return Replication(config.replication_factor, config.min_insync_replicas)
+
+
+def broker(config: ClusterConfig, action: str, node_id: int) -> None:
+    """Start, stop (SIGTERM) or kill (SIGKILL) one Kafka node, for tests and fault journeys."""
+    node = KafkaCluster(config).broker(node_id)
+    if action == "start":
+        seconds = node.start()
+        print(f"{node.name} ready in {seconds:.1f}s" if seconds else f"{node.name} was running")
+    elif action == "stop":
+        print(f"{node.name} {'stopped' if node.stop() else 'was not running'}")
+    else:
+        node.kill()
+        print(f"{node.name} killed")
 
 
 def status(config: ClusterConfig) -> int:
@@ -244,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     logs_cmd.add_argument("-n", type=int, default=40)
     logs_cmd.add_argument("-f", "--follow", action="store_true")
     sub.add_parser("topics", help="create the catalogue's topics (idempotent)")
+    broker_cmd = sub.add_parser("broker", help="start, stop or SIGKILL one Kafka broker")
+    broker_cmd.add_argument("action", choices=("start", "stop", "kill"))
+    broker_cmd.add_argument("node_id", type=int, help="1 to PAY_KAFKA_BROKERS")
     sub.add_parser("bootstrap", help="databases, roles and topics on external infrastructure")
     token_cmd = sub.add_parser(
         "token", help="a development JWT: a merchant's for the payment API, or --admin"
@@ -272,8 +294,10 @@ def main(argv: list[str] | None = None) -> int:
             logs(config, args.n, args.follow)
         elif args.command == "token":
             token(config, args.subject, args.scope, args.minutes, admin=args.admin)
+        elif args.command == "broker":
+            broker(config, args.action, args.node_id)
         elif args.command == "topics":
-            report = ensure_topics(config.bootstrap_servers)
+            report = ensure_topics(config.bootstrap_servers, replication=replication(config))
             print(
                 f"topics: {len(report.created)} created, {len(report.grown)} grown, "
                 f"{len(report.unchanged)} unchanged"

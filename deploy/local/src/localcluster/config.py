@@ -49,6 +49,14 @@ DEFAULT_PORTS: dict[str, dict[str, int]] = {
         "redis": 23379,
         "http_base": 23500,
     },
+    # The broker-loss journey (three brokers: 30092, 30102, 30112; controllers 30093, 30103, 30113)
+    "broker-loss": {
+        "kafka": 30092,
+        "controller": 30093,
+        "postgres": 30432,
+        "redis": 30379,
+        "http_base": 30500,
+    },
 }
 # Every default stays below the kernel's ephemeral range (32768 and up on Linux), where an
 # outgoing connection's local port, or its TIME_WAIT, could hold a listener's port.
@@ -60,6 +68,13 @@ PORT_VARIABLES = {
     "redis": "PAY_REDIS_PORT",
     "http_base": "PAY_HTTP_PORT_BASE",
 }
+# PAY_KAFKA_BROKERS=3 runs three combined broker+controller nodes instead of one. Broker n
+# (1, 2, 3) listens on the cluster's kafka port + BROKER_PORT_STEP * (n - 1) and its controller on
+# the controller port + the same: dev's are 19092, 19102, 19112 (controllers 19093, 19103, 19113),
+# test's 29092, 29102, 29112, chaos's 23092, 23102, 23112, bench's 31092, 31102, 31112, all below
+# 32768. A step of ten clears the controller port (kafka + 1) and leaves the ports between free.
+BROKER_PORT_STEP = 10
+BROKER_COUNTS = (1, 3)
 SERVICES = ("gateway", "payment", "webhook", "ledger", "settlement")
 # HTTP ports of the platform's own processes, as offsets from the cluster's http_base port.
 HTTP_OFFSETS = {
@@ -83,6 +98,7 @@ class ClusterConfig:
     redis_port: int
     http_base: int
     kafka_heap_mb: int
+    kafka_brokers: int = 1
 
     @property
     def log_dir(self) -> Path:
@@ -97,16 +113,37 @@ class ClusterConfig:
         return self.state_dir / "cluster.env"
 
     @property
+    def kafka_ports(self) -> tuple[int, ...]:
+        """Broker n's client port at index n - 1 (``BROKER_PORT_STEP`` apart)."""
+        return tuple(self.kafka_port + BROKER_PORT_STEP * n for n in range(self.kafka_brokers))
+
+    @property
+    def controller_ports(self) -> tuple[int, ...]:
+        return tuple(self.controller_port + BROKER_PORT_STEP * n for n in range(self.kafka_brokers))
+
+    @property
     def bootstrap_servers(self) -> str:
-        return f"{HOST}:{self.kafka_port}"
+        """Every broker, so a client starting while one is down still finds the cluster."""
+        return ",".join(f"{HOST}:{port}" for port in self.kafka_ports)
+
+    @property
+    def replication_factor(self) -> int:
+        return 1 if self.kafka_brokers == 1 else 3
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """With three replicas, an acks=all write survives one broker lost and needs two."""
+        return 1 if self.kafka_brokers == 1 else 2
 
     def ports(self) -> dict[str, int]:
-        return {
-            "kafka": self.kafka_port,
-            "controller": self.controller_port,
-            "postgres": self.postgres_port,
-            "redis": self.redis_port,
-        }
+        """Infrastructure ports by component; brokers after the first are ``kafka-<n>``."""
+        brokers: dict[str, int] = {}
+        for n, (kafka, controller) in enumerate(
+            zip(self.kafka_ports, self.controller_ports, strict=True), start=1
+        ):
+            suffix = "" if n == 1 else f"-{n}"
+            brokers |= {f"kafka{suffix}": kafka, f"controller{suffix}": controller}
+        return {**brokers, "postgres": self.postgres_port, "redis": self.redis_port}
 
     def http_port(self, process: str) -> int:
         return self.http_base + HTTP_OFFSETS[process]
@@ -133,17 +170,16 @@ def load_config(environ: Mapping[str, str] | None = None) -> ClusterConfig:
         key: _port(env, variable, defaults.get(key), name)
         for key, variable in PORT_VARIABLES.items()
     }
-    http_ports = {ports["http_base"] + offset for offset in HTTP_OFFSETS.values()}
+    brokers = env.get("PAY_KAFKA_BROKERS") or "1"
+    if brokers not in {str(count) for count in BROKER_COUNTS}:
+        raise ClusterError(f"PAY_KAFKA_BROKERS={brokers!r}: use 1 or 3")
     if ports["http_base"] + max(HTTP_OFFSETS.values()) + 10 > 65535:  # metrics use a block
         raise ClusterError(f"PAY_HTTP_PORT_BASE={ports['http_base']} leaves no room for ports")
-    infra = [port for key, port in ports.items() if key != "http_base"]
-    if len(set(infra)) != len(infra) or http_ports & set(infra):
-        raise ClusterError(f"cluster {name!r} uses one port twice: {ports}")
     state_root = Path(env.get("PAY_STATE_DIR", str(PROJECT_ROOT / ".local")))
-    heap = env.get("PAY_KAFKA_HEAP_MB", "512")
+    heap = env.get("PAY_KAFKA_HEAP_MB") or ("512" if brokers == "1" else "256")  # per broker
     if not heap.isdigit() or int(heap) < 128:
         raise ClusterError(f"PAY_KAFKA_HEAP_MB={heap!r} must be a whole number of at least 128")
-    return ClusterConfig(
+    config = ClusterConfig(
         name=name,
         state_dir=(state_root / name).resolve(),
         kafka_port=ports["kafka"],
@@ -152,4 +188,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> ClusterConfig:
         redis_port=ports["redis"],
         http_base=ports["http_base"],
         kafka_heap_mb=int(heap),
+        kafka_brokers=int(brokers),
     )
+    infra = list(config.ports().values())
+    if max(infra) > 65535:
+        raise ClusterError(f"PAY_KAFKA_PORT leaves no room for {brokers} brokers' ports")
+    http_ports = {config.http_port(process) for process in HTTP_OFFSETS}
+    if len(set(infra)) != len(infra) or http_ports & set(infra):
+        raise ClusterError(f"cluster {name!r} uses one port twice: {config.ports()}")
+    return config

@@ -3,6 +3,11 @@
 Every topic gets an explicit retention, the ones the consumer inbox is sized against
 (``paykit.consumer.inbox``): a dead letter can be replayed, and a retry record redelivered, only
 while the inbox still remembers its event.
+
+On a cluster of three brokers every topic has three replicas and ``min.insync.replicas=2``: the
+platform's producers write with ``acks=all`` (``paykit.kafka_clients``), so a write the broker
+acknowledged is on two brokers, and one broker lost loses neither a write nor the ability to
+write.
 """
 
 from __future__ import annotations
@@ -19,6 +24,12 @@ from payevents.topics import CATALOGUE, Topic, TopicSpec, physical_topics
 from paykit.consumer.inbox import DLQ_RETENTION, TOPIC_RETENTION
 
 
+@dataclass(frozen=True)
+class Replication:
+    factor: int = 1
+    min_insync: int = 1
+
+
 @dataclass
 class TopicReport:
     created: list[str] = field(default_factory=list)
@@ -27,26 +38,49 @@ class TopicReport:
 
 
 def existing_partitions(admin: KafkaAdminClient) -> dict[str, int]:
-    described = admin.describe_topics()
-    return {entry["name"]: len(entry["partitions"]) for entry in described}
+    return {name: len(replicas) for name, replicas in existing_replicas(admin).items()}
 
 
-def topic_configs(spec: TopicSpec) -> dict[str, str]:
+def existing_replicas(admin: KafkaAdminClient) -> dict[str, list[int]]:
+    """Per topic, each partition's replica count."""
+    return {
+        entry["name"]: [len(partition["replica_nodes"]) for partition in entry["partitions"]]
+        for entry in admin.describe_topics()
+    }
+
+
+def topic_configs(spec: TopicSpec, replication: Replication = Replication()) -> dict[str, str]:
     retention = DLQ_RETENTION if spec.name.endswith(".dlq") else TOPIC_RETENTION
-    return {"retention.ms": str(int(retention.total_seconds() * 1000))}
+    return {
+        "retention.ms": str(int(retention.total_seconds() * 1000)),
+        "min.insync.replicas": str(replication.min_insync),
+    }
 
 
-def ensure_topics(bootstrap_servers: str, catalogue: tuple[Topic, ...] = CATALOGUE) -> TopicReport:
+def ensure_topics(
+    bootstrap_servers: str,
+    catalogue: tuple[Topic, ...] = CATALOGUE,
+    replication: Replication = Replication(),
+) -> TopicReport:
+    """Create missing topics with ``replication``; refuse existing ones replicated otherwise,
+    since Kafka changes a topic's replica count only by reassigning every partition."""
     report = TopicReport()
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="localcluster-topics")
     try:
-        current = existing_partitions(admin)
+        replicas = existing_replicas(admin)
+        current = {name: len(partitions) for name, partitions in replicas.items()}
         missing: list[NewTopic] = []
         for spec in physical_topics(catalogue):
             have = current.get(spec.name)
+            if have is not None and set(replicas[spec.name]) != {replication.factor}:
+                raise ClusterError(
+                    f"topic {spec.name} has {sorted(set(replicas[spec.name]))} replicas per "
+                    f"partition, not {replication.factor}: it was made for another broker count"
+                )
             if have is None:
+                configs = topic_configs(spec, replication)
                 missing.append(
-                    NewTopic(spec.name, spec.partitions, 1, topic_configs=topic_configs(spec))
+                    NewTopic(spec.name, spec.partitions, replication.factor, topic_configs=configs)
                 )
                 report.created.append(spec.name)
             elif have < spec.partitions:
@@ -60,7 +94,7 @@ def ensure_topics(bootstrap_servers: str, catalogue: tuple[Topic, ...] = CATALOG
             else:
                 report.unchanged.append(spec.name)
         existing = [
-            ConfigResource(ConfigResourceType.TOPIC, spec.name, topic_configs(spec))
+            ConfigResource(ConfigResourceType.TOPIC, spec.name, topic_configs(spec, replication))
             for spec in physical_topics(catalogue)
             if spec.name in current
         ]

@@ -130,7 +130,9 @@ class PostgresServer:
         pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
         self.process.record(pid)
 
-    def stop(self) -> bool:
+    def stop(self, mode: str = "fast") -> bool:
+        """``pg_ctl stop -m <mode>``: ``fast`` for ``down``; ``immediate`` is a crash (every
+        process quits without a checkpoint, the next start recovers from the WAL), for chaos."""
         if not self.process.running():
             return self.process.stop()
         self._run(
@@ -139,7 +141,7 @@ class PostgresServer:
                 "-D",
                 str(self.data_dir),
                 "-m",
-                "fast",
+                mode,
                 "-w",
                 "-t",
                 "30",

@@ -1,4 +1,5 @@
-"""The platform as a merchant and a tester reach it: the payment API and the PSP's admin API.
+"""The platform as a merchant, an operator and a tester reach it: the payment API, the ledger's
+and settlement's operator APIs, and the PSP simulator's admin API (its records and its faults).
 
 Plain ``urllib`` keeps the cluster tooling free of an HTTP client dependency.
 """
@@ -18,6 +19,12 @@ from typing import Any
 from localcluster.config import HOST, ClusterConfig
 from localcluster.errors import ClusterError
 from localcluster.secrets import SIGNING_KEY_ID
+from paykit.auth.audiences import (
+    ADMIN_AUDIENCE,
+    LEDGER_ADMIN_SCOPE,
+    PAYMENTS_API_AUDIENCE,
+    SETTLEMENT_ADMIN_SCOPE,
+)
 from paykit.auth.jwt import SigningKey
 from paykit.testing import wait_until
 
@@ -52,17 +59,41 @@ class PlatformApi:
 
     def __init__(self, config: ClusterConfig, merchant: str = "MER_chaos") -> None:
         pem = config.state_dir / "secrets" / "jwt-signing.pem"
-        token = SigningKey(pem.read_bytes(), SIGNING_KEY_ID).issue(
-            issuer="payments-gateway",
-            audience="payments-api",
-            subject=merchant,
-            ttl=timedelta(hours=12),
-            scopes=("payments:read", "payments:write"),
+        key = SigningKey(pem.read_bytes(), SIGNING_KEY_ID)
+
+        def bearer(audience: str, subject: str, scopes: tuple[str, ...]) -> dict[str, str]:
+            token = key.issue(
+                issuer="payments-gateway",
+                audience=audience,
+                subject=subject,
+                ttl=timedelta(hours=12),
+                scopes=scopes,
+            )
+            return {"Authorization": f"Bearer {token}"}
+
+        self.merchant = merchant
+        self.auth = bearer(PAYMENTS_API_AUDIENCE, merchant, ("payments:read", "payments:write"))
+        self.operator_auth = bearer(
+            ADMIN_AUDIENCE, "ops_chaos", (LEDGER_ADMIN_SCOPE, SETTLEMENT_ADMIN_SCOPE)
         )
-        self.auth = {"Authorization": f"Bearer {token}"}
         self.payment_url = f"http://{HOST}:{config.http_port('payment')}"
         self.psp_url = f"http://{HOST}:{config.http_port('psp')}"
         self.webhook_url = f"http://{HOST}:{config.http_port('webhook')}"
+        self.ledger_url = f"http://{HOST}:{config.http_port('ledger')}"
+        self.settlement_url = f"http://{HOST}:{config.http_port('settlement')}"
+        self.gateway_url = f"http://{HOST}:{config.http_port('gateway')}"
+
+    @property
+    def web_urls(self) -> tuple[str, ...]:
+        """Every web process of the platform, each answering ``/readyz``."""
+        return (
+            self.gateway_url,
+            self.payment_url,
+            self.webhook_url,
+            self.ledger_url,
+            self.settlement_url,
+            self.psp_url,
+        )
 
     def wait_ready(self, timeout: float) -> None:
         urls = (self.payment_url, self.psp_url, self.webhook_url)
@@ -105,3 +136,31 @@ class PlatformApi:
     def charges_of(self, payment_ids: Sequence[str], concurrency: int = 8) -> dict[str, list[Any]]:
         with ThreadPoolExecutor(concurrency, thread_name_prefix="psp-admin") as pool:
             return dict(zip(payment_ids, pool.map(self.charges, payment_ids), strict=True))
+
+    def set_psp_down(self, down: bool) -> None:
+        """Every API call to the PSP answers 503 while down (its admin API still answers)."""
+        method, body = ("PUT", {"down": True}) if down else ("DELETE", None)
+        status, answer = _call(method, f"{self.psp_url}/_admin/faults", body)
+        if status != 200:
+            raise ClusterError(f"PSP admin faults {method}: {status} {answer}")
+
+    def trial_balance(self) -> dict[str, Any]:
+        return self._operator_get(f"{self.ledger_url}/admin/trial-balance")
+
+    def run_settlement(self, cutoff: str) -> dict[str, Any]:
+        """An operator's settlement run of ``cutoff``: the batches it closed and carried."""
+        status, answer = _call(
+            "POST", f"{self.settlement_url}/settlements/run", {"cutoff": cutoff}, self.operator_auth
+        )
+        if status != 200:
+            raise ClusterError(f"POST /settlements/run: {status} {answer}")
+        return dict(answer)
+
+    def batch(self, batch_id: str) -> dict[str, Any]:
+        return self._operator_get(f"{self.settlement_url}/settlements/admin/batches/{batch_id}")
+
+    def _operator_get(self, url: str) -> dict[str, Any]:
+        status, answer = _call("GET", url, headers=self.operator_auth)
+        if status != 200:
+            raise ClusterError(f"GET {url}: {status} {answer}")
+        return dict(answer)

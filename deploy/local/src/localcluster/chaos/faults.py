@@ -1,7 +1,10 @@
-"""The faults of one round: SIGKILL of the workers that carry a payment, then of the broker.
+"""How each fault is done: SIGKILL or SIGSTOP of processes, the broker killed and started
+again, PostgreSQL shut down immediately, Redis stopped, the PSP answering 503.
 
 A process is killed with its whole process group (the supervisor starts each in a session of
-its own), as a container runtime would kill it: a gunicorn master's workers go with it.
+its own), as a container runtime would kill it: a gunicorn master's workers go with it. Each
+fault returns the wall-clock moment it was over: the kill itself (the supervisor starts the
+process again at once), the SIGCONT, or the moment the infrastructure answered again.
 """
 
 from __future__ import annotations
@@ -13,10 +16,14 @@ import signal
 import time
 
 from localcluster import cli
+from localcluster.chaos.api import PlatformApi
+from localcluster.chaos.schedule import BROKER, KILL, PAUSE, POSTGRES, PSP, REDIS, Fault
 from localcluster.config import ClusterConfig
 from localcluster.errors import ClusterError
 from localcluster.kafka import KafkaBroker
+from localcluster.postgres import PostgresServer
 from localcluster.processes import ManagedProcess, alive, signal_group, wait_for
+from localcluster.redis_server import RedisServer
 
 # Every process on a payment's path that talks to Kafka or to the PSP's webhook queue.
 KILLED_SERVICES = (
@@ -84,3 +91,54 @@ def restart_broker(config: ClusterConfig) -> float:
     with contextlib.redirect_stdout(io.StringIO()):
         cli.up(config, with_services=True)
     return ready
+
+
+def inject(fault: Fault, config: ClusterConfig, api: PlatformApi) -> float:
+    """Do ``fault``; return the wall-clock moment it was over."""
+    if fault.kind == KILL:
+        for pid in service_pids(config, fault.targets).values():
+            signal_group(pid, signal.SIGKILL)
+        return time.time()
+    if fault.kind == PAUSE:
+        return pause_services(config, fault.targets, fault.seconds)
+    if fault.kind == BROKER:
+        kill_broker(config)
+        return restart_broker(config)
+    if fault.kind == POSTGRES:
+        postgres = PostgresServer(config)
+        postgres.stop(mode="immediate")
+        _stay_down(fault.seconds)
+        postgres.start()
+        return time.time()
+    if fault.kind == REDIS:
+        redis = RedisServer(config)
+        redis.stop()
+        _stay_down(fault.seconds)
+        redis.start()
+        return time.time()
+    if fault.kind == PSP:
+        api.set_psp_down(True)
+        try:
+            _stay_down(fault.seconds)
+        finally:
+            api.set_psp_down(False)
+        return time.time()
+    raise ClusterError(f"no such fault: {fault.kind}")
+
+
+def pause_services(config: ClusterConfig, names: tuple[str, ...], seconds: float) -> float:
+    """SIGSTOP the processes' groups for ``seconds``, then SIGCONT them, whatever happens."""
+    pids = service_pids(config, names)
+    try:
+        for pid in pids.values():
+            signal_group(pid, signal.SIGSTOP)
+        _stay_down(seconds)
+    finally:
+        for pid in pids.values():
+            signal_group(pid, signal.SIGCONT)
+    return time.time()
+
+
+def _stay_down(seconds: float) -> None:
+    """The fault's length is the fault itself, not a wait for a condition: a plain sleep."""
+    time.sleep(seconds)

@@ -42,6 +42,8 @@ class BurstObserver:
     def __init__(self, cluster_env: Mapping[str, str]) -> None:
         self.payment_db = cluster_env["PAYMENT_DATABASE_URL"]
         self.webhook_db = cluster_env["WEBHOOK_DATABASE_URL"]
+        self.ledger_db = cluster_env["LEDGER_DATABASE_URL"]
+        self.settlement_db = cluster_env["SETTLEMENT_DATABASE_URL"]
 
     def payment_statuses(self, payment_ids: Sequence[str]) -> dict[str, str]:
         with psycopg.connect(self.payment_db) as conn:
@@ -60,6 +62,37 @@ class BurstObserver:
                 (list(payment_ids), list(FINAL_STATUSES)),
             ).fetchone()
         return row[0] if row else None
+
+    def payment_postings(self, payment_ids: Sequence[str]) -> Counter[str]:
+        """How many ``payment`` journal transactions the ledger holds for each payment."""
+        return self._count_per_payment(
+            self.ledger_db, "ledger_transactions WHERE kind = 'payment'", payment_ids
+        )
+
+    def settlement_items(self, payment_ids: Sequence[str]) -> Counter[str]:
+        """How many ``payment`` settlement items settlement holds for each payment."""
+        return self._count_per_payment(
+            self.settlement_db, "settlement_items WHERE kind = 'payment'", payment_ids
+        )
+
+    def itemised_at(self, payment_id: str) -> datetime | None:
+        """When settlement itemised the payment: the journey's last hop, after the ledger's."""
+        with psycopg.connect(self.settlement_db) as conn:
+            row = conn.execute(
+                "SELECT min(created_at) FROM settlement_items WHERE payment_id = %s",
+                (payment_id,),
+            ).fetchone()
+        return row[0] if row else None
+
+    def _count_per_payment(
+        self, database: str, source: str, payment_ids: Sequence[str]
+    ) -> Counter[str]:
+        with psycopg.connect(database) as conn:
+            rows = conn.execute(
+                f"SELECT payment_id, count(*) FROM {source} AND payment_id = ANY(%s) GROUP BY 1",
+                (list(payment_ids),),
+            ).fetchall()
+        return Counter(dict(rows))
 
     def final_events(self, payment_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Per payment: its final events in the outbox, and how many of them were published."""

@@ -1,36 +1,46 @@
-"""``python -m localcluster.chaos``: rounds of broker crashes, each timed to full recovery.
+"""``python -m localcluster.chaos``: faults injected into a running platform, timed to recovery.
 
-Every round sends a burst of payments through the payment API, SIGKILLs the charger, the
-status applier, both relays, the webhook web process and the PSP's webhook sender (the
-supervisor restarts them), then SIGKILLs the Kafka broker and starts it again as ``make up``
-does. It prints the seconds from the broker being ready to the last payment of the burst being
-final, and fails a round that takes longer than the target, leaves a payment unfinished, charges
-one twice at the PSP or announces one final twice.
+Two kinds of run, each on a cluster of its own (``chaos``, ports from 23092) started from an
+empty state folder and stopped however the run ends:
 
-The cluster is its own (``chaos``, ports from 23092) and is stopped however the run ends. The
-services run with ``make up``'s settings but for ``SERVICE_SETTINGS``; any service variable
-exported before the run reaches the services and wins.
+- **Fault schedules** (the default): ``--journeys`` kills every Procfile process in turn, then
+  restarts the Kafka broker, PostgreSQL (immediate shutdown) and Redis, and takes the PSP down
+  for 30 s; ``--seed N --duration S`` draws a schedule of kills, pauses, restarts and outages
+  from the seed (``localcluster.chaos.schedule``), so a failing run is repeated by giving the
+  seed again. With neither, a seed is drawn and printed. Both may be given: the journeys, then
+  the drawn schedule. A steady burst of payments runs throughout; each fault's recovery is
+  timed; then the invariants are checked (``localcluster.chaos.invariants``). Exit 1 when a
+  fault is not recovered from or an invariant breaks.
+- **Broker-crash rounds** (``--rounds N``): every round sends a burst of payments through the
+  payment API, SIGKILLs the charger, the status applier, both relays, the webhook web process
+  and the PSP's webhook sender (the supervisor restarts them), then SIGKILLs the Kafka broker
+  and starts it again as ``make up`` does. It prints the seconds from the broker being ready to
+  the last payment of the burst being final, and fails a round that takes longer than the
+  target, leaves a payment unfinished, charges one twice at the PSP or announces one final
+  twice.
+
+The services run with ``make up``'s settings but for ``SERVICE_SETTINGS`` (rounds) or
+``fault_run.FAULT_SERVICE_SETTINGS`` (schedules); any service variable exported before the run
+reaches the services and wins.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
-import shutil
+import secrets
 import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from localcluster import cli
-from localcluster.chaos.api import PlatformApi
-from localcluster.chaos.observe import BurstObserver
-from localcluster.chaos.rounds import RoundResult, RoundSettings, run_round, wait_healthy
+from localcluster.chaos.cluster import chaos_cluster
+from localcluster.chaos.fault_run import FaultRunSettings, run_faults, write_json
+from localcluster.chaos.rounds import RoundResult, RoundSettings, run_round
+from localcluster.chaos.scheduled import ScheduleSettings
 from localcluster.config import ClusterConfig, load_config
 from localcluster.errors import ClusterError
-from localcluster.supervisor import read_env_file
 
 CLUSTER = "chaos"
 # Not the janitor's short test delays: they would finish stuck payments behind the event path's
@@ -56,24 +66,16 @@ def run_chaos(
     report: Callable[[RoundResult], None] = lambda result: None,
 ) -> list[RoundResult]:
     """Start the cluster, run the rounds, stop the cluster; the rounds' results in order."""
-    if settings.fresh:
-        with contextlib.redirect_stdout(io.StringIO()):
-            cli.down(config)
-        shutil.rmtree(config.state_dir, ignore_errors=True)
     results: list[RoundResult] = []
-    for variable, value in SERVICE_SETTINGS.items():
-        os.environ.setdefault(variable, value)  # the supervisor passes its environment on
-    try:
-        cli.up(config, with_services=True)
-        api = PlatformApi(config)
-        observer = BurstObserver(read_env_file(config.env_file))
-        wait_healthy(api, observer, config)
+    with chaos_cluster(
+        config,
+        fresh=settings.fresh,
+        keep_running=settings.keep_running,
+        service_settings=SERVICE_SETTINGS,
+    ) as cluster:
         for number in range(1, settings.rounds + 1):
-            results.append(run_round(number, settings.round, config, api, observer))
+            results.append(run_round(number, settings.round, config, cluster.api, cluster.observer))
             report(results[-1])
-    finally:
-        if not settings.keep_running:
-            cli.down(config)
     return results
 
 
@@ -100,39 +102,90 @@ def summary(results: list[RoundResult], target_seconds: float) -> str:
     )
 
 
-def parse_args(argv: list[str] | None) -> tuple[ChaosSettings, str]:
-    parser = argparse.ArgumentParser(prog="python -m localcluster.chaos", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--payments", type=int, default=300, help="payments per burst")
+@dataclass(frozen=True)
+class Command:
+    cluster: str
+    rounds: ChaosSettings | None = None  # broker-crash rounds, or else
+    faults: FaultRunSettings | None = None  # the fault journeys and a drawn schedule
+    json_path: Path | None = None
+
+
+def parse_args(argv: list[str] | None) -> Command:
+    parser = argparse.ArgumentParser(
+        prog="python -m localcluster.chaos",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--journeys", action="store_true", help="every fault in turn")
+    parser.add_argument("--seed", type=int, help="draw a schedule from this seed")
+    parser.add_argument("--duration", type=float, help="seconds the drawn schedule spans (60)")
+    parser.add_argument("--recovery-timeout", type=float, default=120.0, help="per fault")
+    parser.add_argument("--settle-timeout", type=float, default=180.0)
+    parser.add_argument("--json", type=Path, help="write the schedule run's results here")
+    parser.add_argument("--rounds", type=int, help="broker-crash rounds instead")
+    parser.add_argument(
+        "--payments", type=int, help="payments per burst (rounds 300, schedules 200)"
+    )
     parser.add_argument("--target", type=float, default=15.0, help="seconds a round may take")
     parser.add_argument("--round-timeout", type=float, default=300.0)
     parser.add_argument("--cluster", default=CLUSTER, help="cluster name (default: chaos)")
     parser.add_argument("--reuse", action="store_true", help="keep the cluster's state folder")
     parser.add_argument("--keep-running", action="store_true", help="do not stop the cluster")
     args = parser.parse_args(argv)
-    if args.rounds < 1 or args.payments < 1:
+    if (args.payments is not None and args.payments < 1) or (
+        args.rounds is not None and args.rounds < 1
+    ):
         parser.error("--rounds and --payments must be at least 1")
-    settings = ChaosSettings(
-        rounds=args.rounds,
-        target_seconds=args.target,
-        round=RoundSettings(payments=args.payments, round_timeout=args.round_timeout),
+    if args.rounds is not None:
+        if args.journeys or args.seed is not None or args.duration is not None:
+            parser.error("--rounds runs broker-crash rounds: no --journeys, --seed or --duration")
+        rounds = ChaosSettings(
+            rounds=args.rounds,
+            target_seconds=args.target,
+            round=RoundSettings(payments=args.payments or 300, round_timeout=args.round_timeout),
+            fresh=not args.reuse,
+            keep_running=args.keep_running,
+        )
+        return Command(args.cluster, rounds=rounds)
+    if args.duration is not None and not 1 <= args.duration <= 3600:
+        parser.error("--duration is between 1 and 3600 seconds")
+    drawn = args.seed is not None or args.duration is not None or not args.journeys
+    faults = FaultRunSettings(
+        journeys=args.journeys,
+        seed=(secrets.randbelow(1_000_000) if args.seed is None else args.seed) if drawn else None,
+        duration=args.duration or 60.0,
+        schedule=ScheduleSettings(
+            payments=args.payments or 200,
+            recovery_timeout=args.recovery_timeout,
+            settle_timeout=args.settle_timeout,
+        ),
         fresh=not args.reuse,
         keep_running=args.keep_running,
     )
-    return settings, args.cluster
+    return Command(args.cluster, faults=faults, json_path=args.json)
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings, cluster = parse_args(argv)
-    os.environ["PAY_CLUSTER"] = cluster  # the services and every helper read the same name
+    command = parse_args(argv)
+    os.environ["PAY_CLUSTER"] = command.cluster  # the services and every helper read it
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the cluster is stopped
     try:
         config = load_config()
-        results = run_chaos(settings, config, lambda r: print_round(r, settings.target_seconds))
+        if command.rounds is not None:
+            return _rounds(command.rounds, config)
+        assert command.faults is not None
+        result = run_faults(command.faults, config, lambda line: print(line, flush=True))
+        if command.json_path is not None:
+            write_json(command.json_path, command.faults, result)
+        return 0 if result.ok else 1
     except ClusterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _rounds(settings: ChaosSettings, config: ClusterConfig) -> int:
+    results = run_chaos(settings, config, lambda r: print_round(r, settings.target_seconds))
     print(summary(results, settings.target_seconds))
     return 0 if all(r.within(settings.target_seconds) for r in results) else 1

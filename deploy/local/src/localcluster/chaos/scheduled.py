@@ -1,0 +1,141 @@
+"""A schedule of faults played against the running platform under a steady burst of payments.
+
+Each fault strikes its planned gap after the platform is whole again from the one before, and
+the seconds from the fault being over to the platform whole again are its recovery time
+(``localcluster.chaos.recovery``). A fault the platform does not
+recover from within the timeout ends the schedule: what follows would measure nothing. Then the
+burst, with every probe, is checked against the invariants (``localcluster.chaos.invariants``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from localcluster.chaos.api import PlatformApi
+from localcluster.chaos.faults import inject
+from localcluster.chaos.invariants import Check, Context, check_invariants
+from localcluster.chaos.load import SteadyLoad
+from localcluster.chaos.observe import BurstObserver
+from localcluster.chaos.recovery import Recovery, RecoveryWatch
+from localcluster.chaos.rounds import RoundSettings
+from localcluster.chaos.schedule import Fault
+from localcluster.config import ClusterConfig
+
+# The burst is paced across the schedule's gaps and faults and this long a recovery for each.
+EXPECTED_RECOVERY_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    payments: int = 200
+    recovery_timeout: float = 120.0  # per fault
+    settle_timeout: float = 180.0  # for the burst to be final, posted, itemised and paid out
+
+
+@dataclass(frozen=True)
+class FaultResult:
+    number: int
+    fault: Fault
+    struck_at: float  # seconds from the run's start
+    lasted: float  # seconds from striking to over (a restart's own time included)
+    recovery: Recovery
+
+    @property
+    def recovered(self) -> bool:
+        return self.recovery.seconds is not None and not self.recovery.waiting_for
+
+    def describe(self) -> str:
+        took, drained, flying = (
+            self.recovery.seconds,
+            self.recovery.drained,
+            self.recovery.in_flight,
+        )
+        if took is None:
+            verdict = f"NOT recovered in time (waiting for {self.recovery.waiting_for})"
+        elif drained is None and flying:
+            verdict = f"recovered in {took:.1f}s, but its {flying} in flight NOT all final in time"
+        else:
+            verdict = f"recovered in {took:.1f}s"
+            if drained is not None:
+                verdict += f", the {flying} in flight final after {drained:.1f}s"
+        return (
+            f"  {self.number:>2}. +{self.struck_at:6.1f}s {self.fault.describe()}: over after "
+            f"{self.lasted:.1f}s, {verdict}"
+        )
+
+
+@dataclass
+class ScheduleResult:
+    planned: int
+    faults: list[FaultResult] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    payments: int = 0
+
+    @property
+    def ok(self) -> bool:
+        recovered = all(f.recovered for f in self.faults)
+        return recovered and len(self.faults) == self.planned and all(c.ok for c in self.checks)
+
+    def recovery_figures(self) -> str:
+        return ", ".join(
+            "never" if f.recovery.seconds is None else f"{f.recovery.seconds:.1f}"
+            for f in self.faults
+        )
+
+
+def burst_seconds(schedule: Sequence[Fault]) -> float:
+    """How long the schedule is expected to play, to pace the burst across it."""
+    return sum(fault.after + fault.seconds + EXPECTED_RECOVERY_SECONDS for fault in schedule)
+
+
+def play_schedule(
+    schedule: Sequence[Fault],
+    settings: ScheduleSettings,
+    config: ClusterConfig,
+    cluster_env: Mapping[str, str],
+    api: PlatformApi,
+    observer: BurstObserver,
+    report: Callable[[FaultResult], None] = lambda result: None,
+) -> ScheduleResult:
+    """Play ``schedule`` on a healthy platform; the faults' recoveries and the invariants."""
+    started_at = datetime.now(UTC)
+    watch = RecoveryWatch(config, api, observer)
+    result = ScheduleResult(planned=len(schedule))
+    load = SteadyLoad(
+        api, RoundSettings(payments=settings.payments).payment_methods(), burst_seconds(schedule)
+    )
+    start = time.time()
+    load.start()
+    probes: list[str] = []
+    for number, fault in enumerate(schedule, start=1):
+        _gap(fault.after)
+        struck = time.time()
+        over = inject(fault, config, api)
+        in_flight = watch.unfinished(load.created_so_far())
+        recovery = watch.wait_drained(
+            watch.wait_recovered(over, settings.recovery_timeout),
+            in_flight,
+            over,
+            settings.recovery_timeout,
+        )
+        result.faults.append(FaultResult(number, fault, struck - start, over - struck, recovery))
+        report(result.faults[-1])
+        if recovery.probe:
+            probes.append(recovery.probe)
+        if not result.faults[-1].recovered:
+            break
+    payment_ids = [*load.finish(), *probes]
+    result.payments = len(payment_ids)
+    context = Context(
+        config, cluster_env, api, observer, payment_ids, started_at, settings.settle_timeout
+    )
+    result.checks = check_invariants(context)
+    return result
+
+
+def _gap(seconds: float) -> None:
+    """A planned gap is the schedule's shape, not a wait for a condition: a plain sleep."""
+    time.sleep(seconds)

@@ -12,17 +12,24 @@ from functools import partial
 from typing import Final
 
 import redis
+from psycopg_pool import ConnectionPool
 
 from paykit.db import create_pool, readiness_check
 from paykit.web import ReadinessCheck
+from paykit.web_auth import BearerAuth, load_bearer_auth
+from webhook_service.adapters.outbound_http import PinnedHttpSender
 from webhook_service.adapters.postgres_unit_of_work import PostgresUnitOfWork
 from webhook_service.adapters.replay_cache import NoReplayCache, RedisReplayCache
+from webhook_service.adapters.secret_sealing import SecretSealer
 from webhook_service.adapters.source_rate_limiter import (
     NoSharedRateLimiter,
     RedisSourceRateLimiter,
 )
+from webhook_service.domain.outbound_targets import TargetPolicy
 from webhook_service.domain.signatures import SignaturePolicy
 from webhook_service.entrypoints.admin_auth import AdminAccess, load_admin_access
+from webhook_service.outbound_settings import OutboundTrust
+from webhook_service.service_layer.endpoints import VET_WITHIN_SECONDS, Endpoints
 from webhook_service.service_layer.handlers import Clock, IntakeRules, utc_now
 from webhook_service.service_layer.ports import ReplayCache, SourceRateLimiter, UnitOfWork
 from webhook_service.settings import WebhookSettings
@@ -42,6 +49,9 @@ class WebhookService:
     admin: AdminAccess
     unit_of_work: Callable[[], UnitOfWork]
     clock: Clock = utc_now
+    # merchants' endpoints: None when built without a database (tests with fakes)
+    endpoints: Endpoints | None = None
+    merchant_auth: BearerAuth | None = None
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -72,6 +82,7 @@ def bootstrap(
     )
     closers: list[Callable[[], None]] = []
     checks: dict[str, ReadinessCheck] = {}
+    endpoints: Endpoints | None = None
     if unit_of_work is None:
         pool = create_pool(
             settings.database_url.reveal(), max_size=settings.db_pool_size, name=SERVICE_NAME
@@ -79,6 +90,7 @@ def bootstrap(
         closers.append(pool.close)
         checks["database"] = readiness_check(pool, timeout=_READINESS_TIMEOUT_SECONDS)
         unit_of_work = partial(PostgresUnitOfWork, pool)
+        endpoints = merchant_endpoints(pool, settings.outbound, clock)
     if settings.redis_url is not None and (replay_cache is None or rate_limiter is None):
         client = redis.Redis.from_url(
             settings.redis_url.reveal(),
@@ -97,6 +109,24 @@ def bootstrap(
         admin=admin,
         unit_of_work=unit_of_work,
         clock=clock,
+        endpoints=endpoints,
+        merchant_auth=load_bearer_auth(
+            issuer=settings.auth_issuer,
+            audience=settings.merchant_audience,
+            jwks_path=settings.auth_jwks_path,
+            realm="webhook-endpoints",
+        ),
         readiness_checks=checks,
         closers=closers,
+    )
+
+
+def merchant_endpoints(pool: ConnectionPool, trust: OutboundTrust, clock: Clock) -> Endpoints:
+    """The endpoints use cases; a URL is vetted as the dispatcher would call it."""
+    vetter = PinnedHttpSender(TargetPolicy(trust.allowed_networks), VET_WITHIN_SECONDS)
+    return Endpoints(
+        pool=pool,
+        sealer=SecretSealer(trust.secrets_key),
+        vet_url=lambda url: vetter.vet(url, within_seconds=VET_WITHIN_SECONDS),
+        clock=clock,
     )

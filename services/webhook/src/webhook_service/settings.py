@@ -16,6 +16,7 @@ from paykit.auth.audiences import ADMIN_AUDIENCE, PAYMENTS_API_AUDIENCE, WEBHOOK
 from paykit.auth.webhook_signature import DEFAULT_TOLERANCE_SECONDS, MIN_SECRET_BYTES
 from paykit.settings import ConfigError, ConfigProblem, Env, Secret, load_settings
 from webhook_service.domain.rate_limits import RateLimit
+from webhook_service.outbound_settings import OutboundTrust, outbound_trust
 from webhook_service.service_layer.retention import DEFAULT_REJECTED_RETENTION, RetentionPolicy
 
 DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
@@ -48,6 +49,9 @@ class WebhookSettings:
     replay_cache_ttl_seconds: int = 24 * 3600
     admin_scope: str = DEFAULT_ADMIN_SCOPE
     unauthenticated_limit: RateLimit = DEFAULT_UNAUTHENTICATED_LIMIT
+    # merchants' endpoints API: their payment-API tokens, and where their URLs may point
+    merchant_audience: str = PAYMENTS_API_AUDIENCE
+    outbound: OutboundTrust = field(default_factory=OutboundTrust)
     log: LogSettings = field(default_factory=LogSettings)
 
 
@@ -107,6 +111,8 @@ def _web(env: Env) -> WebhookSettings:
                 max=10_000,
             ),
         ),
+        merchant_audience=env.str("AUTH_AUDIENCE", default=PAYMENTS_API_AUDIENCE),
+        outbound=outbound_trust(env, problems),
         log=_log(env),
     )
     if problems:

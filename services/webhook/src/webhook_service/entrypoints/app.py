@@ -7,7 +7,7 @@ from flask import Flask
 from paykit.logging import configure_logging
 from paykit.web import create_flask_app
 from webhook_service.bootstrap import SERVICE_NAME, WebhookService, bootstrap
-from webhook_service.entrypoints import admin, psp_webhooks
+from webhook_service.entrypoints import admin, endpoints_api, psp_webhooks
 from webhook_service.entrypoints.app_context import attach
 from webhook_service.settings import WebhookSettings, load_web_settings
 
@@ -35,4 +35,5 @@ def create_app(
     attach(app, service)
     app.register_blueprint(psp_webhooks.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(endpoints_api.blueprint)
     return app

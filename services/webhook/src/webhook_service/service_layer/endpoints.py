@@ -1,0 +1,237 @@
+"""Merchants' endpoints: register, change, rotate the secret, redeliver, read the delivery log.
+
+Every use case takes the merchant from the caller's token and reads the endpoint through it,
+so an id of another merchant's endpoint is ``EndpointNotFound``, exactly like one that never
+existed. A URL is checked against the target policy when registered or changed; the dispatcher
+checks the addresses again at every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Final
+
+from psycopg_pool import ConnectionPool
+
+from paykit.db import Connection, transaction
+from webhook_service.adapters.endpoint_repository import EndpointRepository
+from webhook_service.adapters.message_repository import MessageRepository
+from webhook_service.adapters.secret_repository import SecretRepository
+from webhook_service.adapters.secret_sealing import SecretSealer
+from webhook_service.domain.endpoints import (
+    Attempt,
+    DisabledReason,
+    Endpoint,
+    EndpointSecret,
+    Message,
+    Notice,
+    new_endpoint_id,
+)
+from webhook_service.domain.outbound_targets import TargetRefused
+from webhook_service.domain.public_events import PUBLIC_EVENT_TYPES
+from webhook_service.domain.standard_webhooks import generate_secret
+
+DEFAULT_ROTATION_OVERLAP: Final = timedelta(hours=24)
+MAX_ROTATION_OVERLAP: Final = timedelta(days=7)
+VET_WITHIN_SECONDS: Final = 5.0
+
+# Checks a URL may be called now: raises TargetRefused (see adapters.outbound_http).
+UrlVetter = Callable[[str], object]
+
+
+class EndpointNotFound(Exception):
+    def __init__(self, endpoint_id: str) -> None:
+        super().__init__(f"no webhook endpoint {endpoint_id!r}")
+        self.endpoint_id = endpoint_id
+
+
+class UnknownEventTypes(ValueError):
+    def __init__(self, unknown: Sequence[str]) -> None:
+        super().__init__(f"unknown event types: {', '.join(unknown)}")
+        self.unknown = tuple(unknown)
+
+
+@dataclass(frozen=True)
+class EndpointDetails:
+    endpoint: Endpoint
+    secrets: tuple[EndpointSecret, ...]  # in force; only their ids and times are shown
+    notices: tuple[Notice, ...]
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    pool: ConnectionPool
+    sealer: SecretSealer
+    vet_url: UrlVetter
+    clock: Callable[[], datetime]
+
+    def _owned(self, conn: Connection, merchant_id: str, endpoint_id: str) -> Endpoint:
+        endpoint = EndpointRepository(conn).get(merchant_id, endpoint_id, for_update=True)
+        if endpoint is None:
+            raise EndpointNotFound(endpoint_id)
+        return endpoint
+
+    def register(
+        self,
+        merchant_id: str,
+        *,
+        url: str,
+        event_types: Sequence[str],
+        description: str = "",
+        enabled: bool = True,
+    ) -> tuple[Endpoint, str]:
+        """The new endpoint and its secret: the only time the secret is shown."""
+        self.vet_url(url)
+        now = self.clock()
+        endpoint = Endpoint(
+            id=new_endpoint_id(),
+            merchant_id=merchant_id,
+            url=url,
+            description=description,
+            event_types=_event_types(event_types),
+            enabled=enabled,
+            disabled_reason=None if enabled else DisabledReason.BY_MERCHANT,
+            disabled_at=None if enabled else now,
+            created_at=now,
+            updated_at=now,
+            last_success_at=None,
+        )
+        secret = generate_secret()
+        with transaction(self.pool) as conn:
+            EndpointRepository(conn).save(endpoint)
+            SecretRepository(conn, self.sealer).add_secret(endpoint.id, secret, now)
+        return endpoint, secret
+
+    def details(self, merchant_id: str, endpoint_id: str) -> EndpointDetails:
+        with transaction(self.pool) as conn:
+            endpoint = self._owned(conn, merchant_id, endpoint_id)
+            in_force = SecretRepository(conn, self.sealer).secrets_in_force(
+                endpoint_id, self.clock()
+            )
+            notices = EndpointRepository(conn).notices(endpoint_id)
+        return EndpointDetails(endpoint, tuple(in_force), tuple(notices))
+
+    def of_merchant(
+        self, merchant_id: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Endpoint]:
+        with transaction(self.pool) as conn:
+            return EndpointRepository(conn).of_merchant(merchant_id, after=after, limit=limit)
+
+    def update(
+        self,
+        merchant_id: str,
+        endpoint_id: str,
+        *,
+        url: str | None = None,
+        event_types: Sequence[str] | None = None,
+        description: str | None = None,
+        enabled: bool | None = None,
+    ) -> Endpoint:
+        if url is not None:
+            self.vet_url(url)
+        now = self.clock()
+        with transaction(self.pool) as conn:
+            endpoint = self._owned(conn, merchant_id, endpoint_id)
+            changed = replace(
+                endpoint,
+                url=endpoint.url if url is None else url,
+                event_types=endpoint.event_types
+                if event_types is None
+                else _event_types(event_types),
+                description=endpoint.description if description is None else description,
+                updated_at=now,
+            )
+            if enabled is True and not endpoint.enabled:
+                changed = replace(changed, enabled=True, disabled_reason=None, disabled_at=None)
+                MessageRepository(conn).restart_pending(endpoint_id, now)
+            elif enabled is False and endpoint.enabled:
+                changed = replace(
+                    changed,
+                    enabled=False,
+                    disabled_reason=DisabledReason.BY_MERCHANT,
+                    disabled_at=now,
+                )
+            EndpointRepository(conn).save(changed)
+        return changed
+
+    def remove(self, merchant_id: str, endpoint_id: str) -> None:
+        with transaction(self.pool) as conn:
+            if not EndpointRepository(conn).remove(merchant_id, endpoint_id):
+                raise EndpointNotFound(endpoint_id)
+
+    def rotate_secret(
+        self, merchant_id: str, endpoint_id: str, *, overlap: timedelta = DEFAULT_ROTATION_OVERLAP
+    ) -> tuple[str, datetime]:
+        """A new current secret; the old one keeps signing beside it until the overlap ends."""
+        if not timedelta(0) <= overlap <= MAX_ROTATION_OVERLAP:
+            raise ValueError(f"overlap must be between 0 and {MAX_ROTATION_OVERLAP}")
+        now = self.clock()
+        secret = generate_secret()
+        with transaction(self.pool) as conn:
+            self._owned(conn, merchant_id, endpoint_id)
+            secrets = SecretRepository(conn, self.sealer)
+            secrets.prune_expired_secrets(endpoint_id, now)
+            secrets.expire_current_secret(endpoint_id, now + overlap)
+            secrets.add_secret(endpoint_id, secret, now)
+        return secret, now + overlap
+
+    def redeliver(
+        self,
+        merchant_id: str,
+        endpoint_id: str,
+        *,
+        event_id: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """Send one event again, or every event since a time (held ones included); say how many."""
+        if (event_id is None) == (since is None):
+            raise ValueError("name an event or a time, not both")
+        with transaction(self.pool) as conn:
+            self._owned(conn, merchant_id, endpoint_id)
+            return MessageRepository(conn).redeliver(
+                endpoint_id, event_id=event_id, since=since, now=self.clock()
+            )
+
+    def messages(
+        self,
+        merchant_id: str,
+        endpoint_id: str,
+        *,
+        state: str | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Message]:
+        with transaction(self.pool) as conn:
+            self._owned(conn, merchant_id, endpoint_id)
+            return MessageRepository(conn).messages(
+                endpoint_id, state=state, after=after, limit=limit
+            )
+
+    def attempts(
+        self,
+        merchant_id: str,
+        endpoint_id: str,
+        *,
+        message_id: str | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> list[Attempt]:
+        with transaction(self.pool) as conn:
+            self._owned(conn, merchant_id, endpoint_id)
+            return MessageRepository(conn).attempts(
+                endpoint_id, message_id=message_id, before_seq=before_seq, limit=limit
+            )
+
+
+def _event_types(requested: Sequence[str]) -> tuple[str, ...]:
+    unknown = sorted(set(requested) - PUBLIC_EVENT_TYPES)
+    if unknown:
+        raise UnknownEventTypes(unknown)
+    if not requested:
+        raise UnknownEventTypes(["(none given)"])
+    return tuple(sorted(set(requested)))
+
+
+__all__ = ["EndpointNotFound", "Endpoints", "TargetRefused", "UnknownEventTypes"]

@@ -364,3 +364,19 @@ def receiver() -> Iterator[Callable[[], Receiver]]:
     yield make
     for each in made:
         each.down()
+
+
+MERCHANT_SCOPES = ("payments:read", "payments:write")
+
+
+@pytest.fixture
+def merchant_client(issue_token: Callable[..., str]) -> Callable[[Flask, str], FlaskClient]:
+    """An app's test client carrying a merchant's own payment-API token."""
+
+    def client(app: Flask, merchant_id: str) -> FlaskClient:
+        token = issue_token(audience="payments-api", subject=merchant_id, scopes=MERCHANT_SCOPES)
+        made = app.test_client()
+        made.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return made
+
+    return client

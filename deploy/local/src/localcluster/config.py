@@ -84,6 +84,7 @@ HTTP_OFFSETS = {
     "ledger": 3,
     "settlement": 4,
     "psp": 5,
+    "dashboard": 6,
     "metrics": 10,
 }
 

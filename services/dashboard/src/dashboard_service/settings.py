@@ -3,8 +3,9 @@
 Each address is ``DASHBOARD_<NAME>_URL``, else the variable a local cluster's ``cluster.env``
 sets (``GATEWAY_URL``, ``LEDGER_URL``, ``SETTLEMENT_URL``), so the Procfile line needs no
 addresses of its own. The gateway is required; the ledger's and settlement's admin APIs, Kafka
-(the dead letter queues) and the ledger's database (``ledger verify``) are what the operators'
-pages need, and a page whose source is not configured says so instead of failing.
+(the dead letter queues) and the ledger's database (``ledger verify``: a read-only role,
+``DASHBOARD_LEDGER_DATABASE_URL``, else ``LEDGER_DATABASE_URL`` as payctl reads it) are what
+the operators' pages need, and a page whose source is not configured says so instead of failing.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ MIN_SECRET_KEY_CHARS: Final = 32
 @dataclass(frozen=True)
 class DashboardSettings:
     gateway_url: str
-    secret_key: Secret
-    """Signs the forms' CSRF tokens (Flask's SECRET_KEY); the same for every worker."""
     redis_url: str
     jwks_path: Path
+    secret_key: Secret | None = None
+    """Signs the forms' CSRF tokens (Flask's SECRET_KEY). Unset: one made once and kept in
+    Redis beside the sessions, so every worker and instance signs with the same key."""
     ledger_url: str | None = None
     settlement_url: str | None = None
     kafka_bootstrap_servers: str | None = None
@@ -58,8 +60,8 @@ def _build(env: Env, environ: Mapping[str, str]) -> DashboardSettings:
     gateway_url = _url(env, environ, "GATEWAY")
     if gateway_url is None:
         problems.append(ConfigProblem("DASHBOARD_GATEWAY_URL", "is required (or GATEWAY_URL)"))
-    secret_key = env.secret("DASHBOARD_SECRET_KEY")
-    if secret_key.reveal() and len(secret_key.reveal()) < MIN_SECRET_KEY_CHARS:
+    secret_key = env.secret("DASHBOARD_SECRET_KEY", None)
+    if secret_key is not None and len(secret_key.reveal()) < MIN_SECRET_KEY_CHARS:
         problems.append(
             ConfigProblem("DASHBOARD_SECRET_KEY", f"needs {MIN_SECRET_KEY_CHARS} characters")
         )
@@ -71,7 +73,8 @@ def _build(env: Env, environ: Mapping[str, str]) -> DashboardSettings:
         ledger_url=_url(env, environ, "LEDGER"),
         settlement_url=_url(env, environ, "SETTLEMENT"),
         kafka_bootstrap_servers=env.str("KAFKA_BOOTSTRAP_SERVERS", None),
-        ledger_database_url=env.secret("DASHBOARD_LEDGER_DATABASE_URL", None),
+        ledger_database_url=env.secret("DASHBOARD_LEDGER_DATABASE_URL", None)
+        or env.secret("LEDGER_DATABASE_URL", None),
         auth_issuer=env.str("AUTH_ISSUER", ISSUER),
         auth_audience=env.str("AUTH_AUDIENCE", PAYMENTS_API_AUDIENCE),
         auth_admin_audience=env.str("AUTH_ADMIN_AUDIENCE", ADMIN_AUDIENCE),

@@ -31,6 +31,7 @@ from werkzeug.datastructures import CallbackDict
 from werkzeug.wrappers import Response
 
 KEY_PREFIX: Final = "dashboard:session:"
+SECRET_KEY_NAME: Final = "dashboard:secret-key"  # noqa: S105 (where it is, not what)
 EXPIRES_AT: Final = "expires_at"
 
 
@@ -111,6 +112,15 @@ class RedisSessionInterface(SessionInterface):
         if EXPIRES_AT not in session:  # not signed in yet: a sign-in form's CSRF token
             return idle
         return min(idle, int(float(session[EXPIRES_AT]) - time.time()))
+
+
+def shared_secret_key(client: redis.Redis) -> str:
+    """The key every worker signs CSRF tokens with, made by whichever starts first."""
+    client.set(SECRET_KEY_NAME, secrets.token_urlsafe(48), nx=True)
+    found = client.get(SECRET_KEY_NAME)
+    if not isinstance(found, bytes):
+        raise RuntimeError(f"Redis lost {SECRET_KEY_NAME} as it was set")
+    return found.decode()
 
 
 def _key(sid: str) -> str:

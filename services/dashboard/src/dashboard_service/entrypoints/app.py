@@ -20,7 +20,11 @@ from werkzeug.wrappers import Response
 from dashboard_service import settings as settings_module
 from dashboard_service.adapters.dead_letters import DeadLettersUnavailable
 from dashboard_service.adapters.platform_api import ApiProblem, ApiUnreachable
-from dashboard_service.adapters.sessions import RedisSessionInterface, ServerSession
+from dashboard_service.adapters.sessions import (
+    RedisSessionInterface,
+    ServerSession,
+    shared_secret_key,
+)
 from dashboard_service.bootstrap import DashboardService, bootstrap
 from dashboard_service.domain.explanations import Explanation, explain_problem, unreachable
 from dashboard_service.domain.money import format_amount
@@ -40,6 +44,7 @@ CONTENT_SECURITY_POLICY: Final = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 MAX_CONTENT_LENGTH: Final = 64 * 1024
+SESSION_COOKIE: Final = "dashboard_session"
 
 _log = get_logger(__name__)
 
@@ -62,7 +67,13 @@ def create_app(
     app.static_folder = str(HERE / "static")
     app.static_url_path = "/static"
     app.add_url_rule("/static/<path:filename>", "static", app.send_static_file)
-    app.config.update(SECRET_KEY=config.secret_key.reveal(), WTF_CSRF_TIME_LIMIT=3600)
+    app.config.update(
+        SECRET_KEY=(
+            config.secret_key.reveal() if config.secret_key else shared_secret_key(service.redis)
+        ),
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
+        WTF_CSRF_TIME_LIMIT=3600,
+    )
     app.session_interface = RedisSessionInterface(
         service.redis, config.idle_timeout, always_secure=config.secure_cookies
     )

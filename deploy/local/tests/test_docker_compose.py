@@ -22,9 +22,6 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from gateway_service import edge_settings
-from gateway_service import settings as gateway_settings
-from ledger_service import settings as ledger_settings
 from localcluster.cli import write_env_file
 from localcluster.config import PROJECT_ROOT, SERVICES, load_config
 from localcluster.containers import (
@@ -40,40 +37,11 @@ from localcluster.kafka import kafka_version
 from localcluster.migrations import owned_separately
 from localcluster.postgres import PostgresServer
 from localcluster.redis_server import RedisServer
-from payment_service import settings as payment_settings
-from psp_simulator import settings as psp_settings
-from settlement_service import settings as settlement_settings
-from settlement_service.reconciliation_bootstrap import load_reconciliation_settings
-from webhook_service import settings as webhook_settings
+
+ProcessSettings = dict[str, tuple[Callable[[Mapping[str, str]], object], ...]]
 
 INFRASTRUCTURE = ("kafka", "postgres", "redis")
 MIGRATE = "migrate"
-Loader = Callable[[Mapping[str, str]], object]
-# What each process reads its configuration with: a new process needs a line here.
-
-
-def _all(names: str, *loaders: Loader) -> dict[str, tuple[Loader, ...]]:
-    return dict.fromkeys(names.split(), loaders)
-
-
-SETTINGS: dict[str, tuple[Loader, ...]] = {
-    "gateway-web": (gateway_settings.load, edge_settings.load),
-    **_all(
-        "payment-api payment-charger payment-status-applier payment-relay payment-janitor",
-        payment_settings.load,
-    ),
-    "webhook-web": (webhook_settings.load_web_settings,),
-    "webhook-relay": (webhook_settings.load_relay_settings,),
-    "psp-web": (psp_settings.load_simulator_settings,),
-    "psp-webhook-sender": (psp_settings.load_sender_settings,),
-    **_all("ledger-web ledger-poster ledger-settlement-poster ledger-relay", ledger_settings.load),
-    "settlement-web": (settlement_settings.load, load_reconciliation_settings),
-    **_all(
-        "settlement-itemizer settlement-payout-applier settlement-relay settlement-scheduler"
-        " settlement-janitor",
-        settlement_settings.load,
-    ),
-}
 # cluster.env names no container is given, and why.
 HOST_ONLY = {
     "PAY_CLUSTER": "names a local cluster",
@@ -179,15 +147,19 @@ def test_compose_runs_nothing_the_procfile_does_not_name_except_infrastructure()
     assert extra == set()
 
 
-def test_every_process_has_its_settings_in_this_test() -> None:
-    assert set(processes()) - set(SETTINGS) == set()
+def test_every_process_has_its_settings_named_in_conftest(
+    process_settings: ProcessSettings,
+) -> None:
+    assert set(processes()) - set(process_settings) == set()
 
 
-@pytest.mark.parametrize("name", sorted(SETTINGS))
-def test_each_process_starts_with_the_configuration_compose_gives_it(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(processes()))
+def test_each_process_starts_with_the_configuration_compose_gives_it(
+    name: str, process_settings: ProcessSettings
+) -> None:
     """Every variable its settings require is given, and every given value is accepted."""
     environment = _container_environment(processes()[name])
-    for load in SETTINGS[name]:
+    for load in process_settings[name]:
         load(environment)  # a ConfigError names every missing or malformed variable
 
 

@@ -17,6 +17,7 @@ from payctl.commands.ledger import ledger
 from payctl.commands.merchants import keys, merchants
 from payctl.commands.payments import payments
 from payctl.commands.settlements import reconcile, settlements
+from payctl.commands.webhooks import webhooks
 from payctl.errors import ConfigurationProblem, PayctlError
 from payctl.options import json_option, session
 from payctl.output import emit, table
@@ -80,7 +81,7 @@ def balances(as_of: str | None) -> None:
     emit(s.json, found, table(rows, ["currency", "escrow", "payable", "receivable"]))
 
 
-for group in (merchants, keys, payments, ledger, settlements, reconcile, dlq):
+for group in (merchants, keys, payments, ledger, settlements, reconcile, dlq, webhooks):
     cli.add_command(group)
 
 

@@ -15,6 +15,7 @@ import redis
 from psycopg_pool import ConnectionPool
 
 from paykit.db import create_pool, readiness_check
+from paykit.logging import get_logger
 from paykit.web import ReadinessCheck
 from paykit.web_auth import BearerAuth, load_bearer_auth
 from webhook_service.adapters.outbound_http import PinnedHttpSender
@@ -124,6 +125,10 @@ def bootstrap(
 def merchant_endpoints(pool: ConnectionPool, trust: OutboundTrust, clock: Clock) -> Endpoints:
     """The endpoints use cases; a URL is vetted as the dispatcher would call it."""
     vetter = PinnedHttpSender(TargetPolicy(trust.allowed_networks), VET_WITHIN_SECONDS)
+    if trust.secrets_key is None:
+        get_logger(__name__).warning(
+            "endpoint_secrets_unsealed", detail="WEBHOOK_ENDPOINT_SECRETS_KEY is not set"
+        )
     return Endpoints(
         pool=pool,
         sealer=SecretSealer(trust.secrets_key),

@@ -27,8 +27,9 @@ from datetime import UTC, datetime
 
 from localcluster.chaos.cluster import RunningCluster, chaos_cluster
 from localcluster.chaos.invariants import Check, Context, check_invariants
-from localcluster.chaos.pauses import Pause, journey_moments, longest_pause, usual_gap
-from localcluster.chaos.timed_load import Spread, TimedLoad
+from localcluster.chaos.observe import FINAL_STATUSES
+from localcluster.chaos.pauses import Pause, journey_moments, longest_pause
+from localcluster.chaos.timed_load import Created, Spread, TimedLoad
 from localcluster.config import ClusterConfig, load_config
 from localcluster.errors import ClusterError
 from localcluster.kafka import KafkaBroker, KafkaCluster
@@ -52,10 +53,11 @@ REPLICATED_TIMEOUT = 120.0
 class BrokerLossSettings:
     rate: float = 4.0  # payments created per second, throughout
     before: float = 10.0  # seconds of load before the kill
-    down: float = 20.0  # seconds of load with the broker dead
+    down: float = 60.0  # seconds of load with the broker dead, at the least
+    down_timeout: float = 180.0  # the most it stays dead waiting for payments to go on
     after: float = 15.0  # seconds of load once it is back
     broker: int | None = None  # None: the quorum leader at the moment of the kill
-    max_pause: float = 30.0  # seconds without a payment becoming final that fail the run
+    max_pause: float = 60.0  # seconds without a payment becoming final that fail the run
     settle_timeout: float = 180.0
     fresh: bool = True
     keep_running: bool = False
@@ -63,41 +65,58 @@ class BrokerLossSettings:
 
 @dataclass
 class BrokerLossResult:
+    """What the journey measured; moments are wall-clock seconds, durations seconds."""
+
     broker: str
-    payments: int = 0
     led_partitions: int = 0  # partitions the broker led when it died
+    payments: int = 0
     killed_at: float = 0.0
-    leaders_moved: float | None = None  # seconds from the kill to no partition led by it
-    back_after: float = 0.0  # seconds from the kill to the broker ready again
+    leaders_moved: float | None = None  # from the kill to no partition led by it or nobody
+    going_again: float | None = None  # from the kill to a payment made since then final
+    back_after: float = 0.0  # from the kill to the broker ready again
     start_seconds: float = 0.0  # from its launch to ready
-    replicated: float | None = None  # seconds from ready to every partition's ISR whole
-    pause: Pause | None = None
-    usual_gap: float = 0.0
+    replicated: float | None = None  # from ready to every partition's ISR whole again
+    pause: Pause | None = None  # the longest, over the whole load
+    pause_before: Pause | None = None  # the longest before the kill: the load's own
     create_latency: Spread = field(default_factory=lambda: Spread(0.0, 0.0))
     end_to_end: Spread = field(default_factory=lambda: Spread(0.0, 0.0))
     checks: list[Check] = field(default_factory=list)
 
+    def problems(self, max_pause: float) -> list[str]:
+        """Why the journey failed, beyond a broken invariant; empty when it held."""
+        found = []
+        if self.leaders_moved is None:
+            found.append(f"partitions still led by {self.broker} {FAILOVER_TIMEOUT:.0f}s on")
+        if self.going_again is None or self.going_again >= self.back_after:
+            found.append(f"no payment made after the kill was final before {self.broker} was back")
+        if self.replicated is None:
+            found.append(f"partitions under-replicated {REPLICATED_TIMEOUT:.0f}s after it was back")
+        if self.pause is None or self.pause.seconds > max_pause:
+            found.append(f"payments stopped becoming final for longer than {max_pause:g}s")
+        return found
+
     def ok(self, max_pause: float) -> bool:
-        paused_in_bounds = self.pause is not None and self.pause.seconds <= max_pause
-        whole = self.replicated is not None and self.leaders_moved is not None
-        return paused_in_bounds and whole and all(check.ok for check in self.checks)
+        return not self.problems(max_pause) and all(check.ok for check in self.checks)
 
     def describe(self) -> list[str]:
         def seconds(value: float | None) -> str:
             return "never" if value is None else f"{value:.1f}s"
 
-        pause = "none measured" if self.pause is None else self.pause.describe(self.killed_at)
+        def pause(found: Pause | None) -> str:
+            return "none measured" if found is None else found.describe(self.killed_at)
+
         return [
-            f"  killed      {self.broker} (led {self.led_partitions} partitions), "
+            f"  killed      {self.broker}, leading {self.led_partitions} partitions; "
             f"{self.payments} payments in all",
-            f"  failover    every partition led by a live broker {seconds(self.leaders_moved)} "
-            "after the kill",
+            f"  failover    no partition led by it {seconds(self.leaders_moved)} after the kill",
+            f"  going again a payment made since the kill final {seconds(self.going_again)} "
+            "after it",
             f"  back        ready {self.back_after:.1f}s after the kill "
             f"({self.start_seconds:.1f}s from its launch)",
             f"  replicated  every partition's ISR whole {seconds(self.replicated)} after that",
-            f"  pause       longest without a payment final: {pause} after the kill "
-            f"(usual gap {self.usual_gap:.2f}s)",
-            f"  create      latency from due to answered: {self.create_latency.describe()}",
+            f"  pause       longest without a payment final: {pause(self.pause)} from the kill "
+            f"(before the kill: {pause(self.pause_before)})",
+            f"  create      latency, due to answered: {self.create_latency.describe()}",
             f"  end to end  created to final: {self.end_to_end.describe()}",
         ]
 
@@ -132,50 +151,62 @@ def lose_a_broker(
 ) -> BrokerLossResult:
     """The journey on a running, healthy cluster of three brokers."""
     config = cluster.config
-    kafka = KafkaCluster(config)
     if config.kafka_brokers != 3:
         raise ClusterError(f"cluster {config.name!r} runs {config.kafka_brokers} broker(s), not 3")
+    bootstrap = config.bootstrap_servers
     started_at = datetime.now(UTC)
     load = TimedLoad(cluster.api, settings.rate)
     load.start()
     try:
         wait_for_load(load, round(settings.rate * settings.before), settings.before)
-        broker = victim(kafka, settings.broker)
-        result = BrokerLossResult(broker.name)
-        result.led_partitions = len(led_by(config.bootstrap_servers, broker.node_id))
+        broker = victim(KafkaCluster(config), settings.broker)
+        result = BrokerLossResult(broker.name, len(led_by(bootstrap, broker.node_id)))
         result.killed_at = broker.kill()
         at_kill = load.created()
         say(f"  {broker.name} SIGKILLed after {at_kill} payments; the load goes on")
-        if wait_until(
-            lambda: not led_by(config.bootstrap_servers, broker.node_id), FAILOVER_TIMEOUT, 0.1
-        ):
+        if wait_until(lambda: not led_by(bootstrap, broker.node_id), FAILOVER_TIMEOUT, 0.1):
             result.leaders_moved = time.time() - result.killed_at
         wait_for_load(load, at_kill + round(settings.rate * settings.down), settings.down)
+
+        def going_again() -> bool:
+            made_since = load.created_since(result.killed_at)
+            return any(cluster.observer.statuses(made_since)[s] for s in FINAL_STATUSES)
+
+        # Dead until the platform shows it goes on without the broker, or gives up on that.
+        wait_until(going_again, settings.down_timeout, 0.5)
         shutil.copyfile(broker.log_file, broker.log_file.with_name(f"{broker.name}-killed.log"))
         result.start_seconds = broker.start()
         ready_at = time.time()
         result.back_after = ready_at - result.killed_at
-        say(f"  {broker.name} back after {result.back_after:.1f}s; the load goes on")
-        if wait_until(
-            lambda: under_replicated(config.bootstrap_servers) == [], REPLICATED_TIMEOUT, 0.2
-        ):
+        say(f"  {broker.name} back {result.back_after:.1f}s after the kill; the load goes on")
+        if wait_until(lambda: under_replicated(bootstrap) == [], REPLICATED_TIMEOUT, 0.2):
             result.replicated = time.time() - ready_at
         wait_for_load(load, load.created() + round(settings.rate * settings.after), settings.after)
     finally:
         created = load.stop()
-    ids = [c.payment_id for c in created]
-    result.payments = len(ids)
+    result.payments = len(created)
     result.create_latency = Spread.of([c.latency for c in created])
+    ids = [c.payment_id for c in created]
     context = Context(
         config, cluster.env, cluster.api, cluster.observer, ids, started_at, settings.settle_timeout
     )
     result.checks = check_invariants(context)
-    moments = journey_moments(cluster.observer.payment_db, ids)
+    measure_pauses(result, created, journey_moments(cluster.observer.payment_db, ids))
+    return result
+
+
+def measure_pauses(
+    result: BrokerLossResult, created: list[Created], moments: dict[str, tuple[float, float]]
+) -> None:
+    """The pauses, the end-to-end times and when payments made after the kill went through."""
     finals = [final for _, final in moments.values()]
     result.pause = longest_pause(finals)
-    result.usual_gap = usual_gap(finals)
+    result.pause_before = longest_pause([f for f in finals if f < result.killed_at])
     result.end_to_end = Spread.of([final - made for made, final in moments.values()])
-    return result
+    made_since = [c.payment_id for c in created if c.due >= result.killed_at]
+    finals_since = [moments[pid][1] for pid in made_since if pid in moments]
+    if finals_since:
+        result.going_again = min(finals_since) - result.killed_at
 
 
 def run_broker_loss(
@@ -185,8 +216,8 @@ def run_broker_loss(
     say(
         f"broker loss: cluster {config.name!r}, {config.kafka_brokers} brokers "
         f"(bootstrap {config.bootstrap_servers}), {settings.rate:g} payments/s: "
-        f"{settings.before:g}s, then a broker SIGKILLed for {settings.down:g}s, "
-        f"then {settings.after:g}s with it back"
+        f"{settings.before:g}s, then a broker SIGKILLed for {settings.down:g}s or more (until a "
+        f"payment made since is final), then {settings.after:g}s with it back"
     )
     with chaos_cluster(
         config,
@@ -201,6 +232,8 @@ def run_broker_loss(
     for check in result.checks:
         for line in check.describe():
             say(line)
+    for problem in result.problems(settings.max_pause):
+        say(f"  problem: {problem}")
     pause = "none" if result.pause is None else f"{result.pause.seconds:.1f}s"
     verdict = "every invariant held" if result.ok(settings.max_pause) else "FAILED"
     say(
@@ -216,10 +249,15 @@ def parse_args(argv: list[str] | None) -> tuple[BrokerLossSettings, str]:
     )
     parser.add_argument("--rate", type=float, default=4.0, help="payments created per second")
     parser.add_argument("--before", type=float, default=10.0, help="seconds before the kill")
-    parser.add_argument("--down", type=float, default=20.0, help="seconds the broker is dead")
+    parser.add_argument(
+        "--down", type=float, default=60.0, help="seconds the broker is dead, at the least"
+    )
+    parser.add_argument(
+        "--down-timeout", type=float, default=180.0, help="the most, if payments do not go on"
+    )
     parser.add_argument("--after", type=float, default=15.0, help="seconds once it is back")
     parser.add_argument("--broker", type=int, choices=(1, 2, 3), help="default: quorum leader")
-    parser.add_argument("--max-pause", type=float, default=30.0, help="seconds that fail it")
+    parser.add_argument("--max-pause", type=float, default=60.0, help="seconds that fail it")
     parser.add_argument("--settle-timeout", type=float, default=180.0)
     parser.add_argument("--cluster", default=CLUSTER, help=f"cluster name (default: {CLUSTER})")
     parser.add_argument("--reuse", action="store_true", help="keep the cluster's state folder")
@@ -231,6 +269,7 @@ def parse_args(argv: list[str] | None) -> tuple[BrokerLossSettings, str]:
         rate=args.rate,
         before=args.before,
         down=args.down,
+        down_timeout=args.down_timeout,
         after=args.after,
         broker=args.broker,
         max_pause=args.max_pause,

@@ -10,7 +10,6 @@ second apart; the longest pause is the largest gap between two consecutive final
 from __future__ import annotations
 
 import itertools
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,13 +38,6 @@ def longest_pause(final_moments: Sequence[float]) -> Pause | None:
     ordered = sorted(final_moments)
     gaps = [Pause(a, b) for a, b in itertools.pairwise(ordered)]
     return max(gaps, key=lambda pause: pause.seconds, default=None)
-
-
-def usual_gap(final_moments: Sequence[float]) -> float:
-    """The median gap between consecutive moments: what a pause is set against."""
-    ordered = sorted(final_moments)
-    gaps = [b - a for a, b in itertools.pairwise(ordered)]
-    return statistics.median(gaps) if gaps else 0.0
 
 
 def journey_moments(payment_db: str, payment_ids: Sequence[str]) -> dict[str, tuple[float, float]]:

@@ -62,9 +62,18 @@ class TimedLoad:
         payment_id = self.api.create_payment(payment_method(n))
         return Created(payment_id, due, time.time())
 
+    def sent(self) -> int:
+        """How many payments have fallen due so far, answered or not."""
+        return len(self._futures)
+
     def created(self) -> int:
         """How many payments the API has answered so far."""
         return sum(future.done() for future in list(self._futures))
+
+    def created_since(self, moment: float) -> list[str]:
+        """The payments answered so far that were due at ``moment`` or later."""
+        answered = [future.result() for future in list(self._futures) if future.done()]
+        return [created.payment_id for created in answered if created.due >= moment]
 
     def stop(self) -> list[Created]:
         """Stop sending; wait for the creates in flight; every payment, in the order sent."""

@@ -27,6 +27,12 @@ export SETTLEMENT_HOLDING_PERIOD_DAYS="${SETTLEMENT_HOLDING_PERIOD_DAYS:-0}"
 export SETTLEMENT_JANITOR_INTERVAL_SECONDS="${SETTLEMENT_JANITOR_INTERVAL_SECONDS:-1}"
 export SETTLEMENT_PAYOUT_STUCK_AFTER_SECONDS="${SETTLEMENT_PAYOUT_STUCK_AFTER_SECONDS:-2}"
 export SETTLEMENT_BANK_ACCOUNTS="${SETTLEMENT_BANK_ACCOUNTS:-MER_stl_closed_*=acct_closed,MER_stl_silent_*=acct_silent}"
+# Outbound merchant webhooks: the journeys' receivers listen on 127.0.0.1, which endpoints may
+# not name elsewhere; retries give up after 20 s instead of three days.
+export WEBHOOK_OUTBOUND_ALLOWED_NETWORKS="${WEBHOOK_OUTBOUND_ALLOWED_NETWORKS:-127.0.0.1/32}"
+export WEBHOOK_RETRY_BASE_SECONDS="${WEBHOOK_RETRY_BASE_SECONDS:-1}"
+export WEBHOOK_RETRY_MAX_DELAY_SECONDS="${WEBHOOK_RETRY_MAX_DELAY_SECONDS:-2}"
+export WEBHOOK_RETRY_HORIZON_SECONDS="${WEBHOOK_RETRY_HORIZON_SECONDS:-20}"
 
 # One short broker-crash round (make chaos runs five, timed) on a cluster of its own.
 export PAY_CHAOS_TEST="${PAY_CHAOS_TEST:-1}"

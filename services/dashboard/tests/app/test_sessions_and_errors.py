@@ -48,6 +48,19 @@ def _token(subject: str, *, audience: str = "payments-api", minutes: float = 15)
     )
 
 
+PAID = {
+    "id": "PAY_paid",
+    "object": "payment",
+    "status": "succeeded",
+    "amount": 3000,
+    "currency": "EUR",
+    "amount_refunded": 1000,
+    "payment_method": "pm_card_visa",
+    "created_at": "2026-12-01T10:00:00Z",
+    "updated_at": "2026-12-01T10:00:05Z",
+}
+
+
 def _problem(status: int, code: str, detail: str) -> httpx.Response:
     body = {"type": "about:blank", "title": code, "status": status, "code": code, "detail": detail}
     return httpx.Response(status, json=body, headers={"Content-Type": "application/problem+json"})
@@ -59,6 +72,7 @@ class StandInGateway:
     def __init__(self) -> None:
         self.token_minutes: float = 15
         self.down = False
+        self.refunds: list[tuple[str | None, dict[str, Any]]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if self.down:
@@ -70,8 +84,17 @@ class StandInGateway:
                 return _problem(401, "invalid_client", "Client authentication failed.")
             token = _token("MER_test", minutes=self.token_minutes)
             return httpx.Response(200, json={"access_token": token, "expires_in": 900})
-        if path == "/v1/payments":
+        if path in ("/v1/payments", "/v1/settlements", "/v1/ledger/entries"):
             return httpx.Response(200, json={"data": [], "next_cursor": None})
+        if path == "/v1/payments/PAY_paid":
+            return httpx.Response(200, json=PAID)
+        if path == "/v1/payments/PAY_paid/refunds" and request.method == "GET":
+            return httpx.Response(200, json={"data": [], "next_cursor": None})
+        if path == "/v1/payments/PAY_paid/refunds":
+            body = json.loads(request.content)
+            self.refunds.append((request.headers.get("Idempotency-Key"), body))
+            refund = {"id": "RFD_1", "status": "requested", "currency": "EUR", **body}
+            return httpx.Response(201, json=refund)
         if path == "/v1/payments/PAY_broken":
             return _problem(500, "internal_error", "psycopg.OperationalError: server closed")
         if path == "/v1/payments/PAY_expired":
@@ -293,3 +316,42 @@ def test_unknown_addresses_are_a_not_found_page(make_app: Callable[..., Flask]) 
     page = make_app().test_client().get(f"/no-such-page-{uuid.uuid4().hex}")
     assert page.status_code == 404
     assert "Nothing was found here." in page.get_data(as_text=True)
+
+
+def test_a_refund_over_what_is_left_is_refused_on_the_form_and_never_sent(
+    make_app: Callable[..., Flask], gateway: StandInGateway
+) -> None:
+    client = make_app().test_client()
+    _sign_in(client)
+    page = client.get("/payments/PAY_paid")
+    assert "Up to 20.00 EUR" in _text(page)
+    refused = client.post(
+        "/payments/PAY_paid/refund", data={"csrf_token": _csrf(_text(page)), "amount": "20.01"}
+    )
+    assert refused.status_code == 422
+    assert "At most 20.00 EUR can be refunded." in _text(refused)
+    assert gateway.refunds == []
+
+
+def test_a_confirmed_refund_sent_twice_carries_one_idempotency_key(
+    make_app: Callable[..., Flask], gateway: StandInGateway
+) -> None:
+    client = make_app().test_client()
+    _sign_in(client)
+    page = _text(client.get("/payments/PAY_paid"))
+    confirm = client.post(
+        "/payments/PAY_paid/refund", data={"csrf_token": _csrf(page), "amount": "12.5"}
+    )
+    text = _text(confirm)
+    assert "Refund 12.50 EUR" in text
+    hidden = (
+        r'<input id="(amount|reason|idempotency_key)" name="[a-z_]+" type="hidden" value="([^"]*)"'
+    )
+    fields = dict(re.findall(hidden, text))
+    form = {"csrf_token": _csrf(text), **fields}
+    for _ in range(2):
+        sent = client.post("/payments/PAY_paid/refund/confirm", data=form)
+        assert sent.headers["Location"] == "/payments/PAY_paid"
+    assert [body for _, body in gateway.refunds] == [{"amount": 1250}, {"amount": 1250}]
+    keys = {key for key, _ in gateway.refunds}
+    assert len(keys) == 1 and None not in keys

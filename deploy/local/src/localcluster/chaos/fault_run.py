@@ -7,7 +7,7 @@ recovers, the invariants, and the recovery figures. ``--json`` writes the same a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from localcluster.chaos.scheduled import (
     play_schedule,
 )
 from localcluster.config import ClusterConfig
-from localcluster.services import procfile_entries
+from localcluster.services import PROCFILE
+from localcluster.supervisor import parse_procfile
 
 # The faults cost seconds, so the back-offs that would wait minutes are capped near 10 s:
 # the janitor looks at a payment 10 s after it was made (then at most every 10 s), the PSP's
@@ -49,10 +50,16 @@ class FaultRunSettings:
     fresh: bool = True
     keep_running: bool = False
 
-    def faults(self, processes: list[str]) -> list[Fault]:
-        """The journeys, then the schedule drawn from the seed (each when asked for)."""
-        drawn = [] if self.seed is None else random_schedule(self.seed, self.duration, processes)
-        return [*(journey_schedule(processes) if self.journeys else []), *drawn]
+    def faults(self, processes: Sequence[tuple[str, str]]) -> list[Fault]:
+        """The journeys, then the schedule drawn from the seed (each when asked for).
+
+        ``processes`` are the Procfile's (name, command): the journeys kill its workers, a
+        drawn schedule strikes any of them.
+        """
+        names = [name for name, _ in processes]
+        workers = [name for name, command in processes if not command.startswith("gunicorn")]
+        drawn = [] if self.seed is None else random_schedule(self.seed, self.duration, names)
+        return [*(journey_schedule(workers) if self.journeys else []), *drawn]
 
     def headline(self) -> str:
         parts = ["the fault journeys"] if self.journeys else []
@@ -69,7 +76,7 @@ def run_faults(
     config: ClusterConfig,
     say: Callable[[str], None] = print,
 ) -> ScheduleResult:
-    schedule = settings.faults(procfile_entries())
+    schedule = settings.faults(parse_procfile(PROCFILE))
     say(settings.headline())
     say(f"schedule ({len(schedule)} faults, cluster {config.name!r}):")
     for line in describe_schedule(schedule):

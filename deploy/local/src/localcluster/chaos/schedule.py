@@ -50,10 +50,14 @@ class Fault:
         }[self.kind]
 
 
-def journey_schedule(processes: Sequence[str]) -> list[Fault]:
-    """The fault journeys: every process killed in turn, then each piece of infrastructure."""
+def journey_schedule(workers: Sequence[str]) -> list[Fault]:
+    """The fault journeys: every worker killed in turn, then each piece of infrastructure.
+
+    Workers, not the web processes: a killed web process costs a retried request, which the
+    drawn schedules' kills (of any process) and the payment API's idempotency cover.
+    """
     return [
-        *(Fault(KILL, targets=(name,)) for name in processes),
+        *(Fault(KILL, targets=(name,)) for name in workers),
         Fault(BROKER),
         Fault(POSTGRES),
         Fault(REDIS),

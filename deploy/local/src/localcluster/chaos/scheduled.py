@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 from localcluster.chaos.api import PlatformApi
 from localcluster.chaos.faults import inject
 from localcluster.chaos.invariants import Check, Context, check_invariants
-from localcluster.chaos.load import SteadyLoad
+from localcluster.chaos.load import PacedBurst, shares
 from localcluster.chaos.observe import BurstObserver
 from localcluster.chaos.recovery import Recovery, RecoveryWatch
 from localcluster.chaos.rounds import RoundSettings
 from localcluster.chaos.schedule import Fault
 from localcluster.config import ClusterConfig
 
-# The burst is paced across the schedule's gaps and faults and this long a recovery for each.
+# Each fault's share of the burst is paced across its gap, its length and this long a recovery.
 EXPECTED_RECOVERY_SECONDS = 5.0
 
 
@@ -86,9 +86,9 @@ class ScheduleResult:
         )
 
 
-def burst_seconds(schedule: Sequence[Fault]) -> float:
-    """How long the schedule is expected to play, to pace the burst across it."""
-    return sum(fault.after + fault.seconds + EXPECTED_RECOVERY_SECONDS for fault in schedule)
+def expected_seconds(fault: Fault) -> float:
+    """How long a fault is expected to take, gap first: its share of the burst is paced so."""
+    return fault.after + fault.seconds + EXPECTED_RECOVERY_SECONDS
 
 
 def play_schedule(
@@ -104,13 +104,14 @@ def play_schedule(
     started_at = datetime.now(UTC)
     watch = RecoveryWatch(config, api, observer)
     result = ScheduleResult(planned=len(schedule))
-    load = SteadyLoad(
-        api, RoundSettings(payments=settings.payments).payment_methods(), burst_seconds(schedule)
-    )
+    load = PacedBurst(api, RoundSettings(payments=settings.payments).payment_methods())
+    windows = [expected_seconds(fault) for fault in schedule]
     start = time.time()
-    load.start()
     probes: list[str] = []
-    for number, fault in enumerate(schedule, start=1):
+    for number, (fault, share) in enumerate(
+        zip(schedule, shares(settings.payments, windows), strict=True), start=1
+    ):
+        load.release(share, expected_seconds(fault))
         _gap(fault.after)
         struck = time.time()
         over = inject(fault, config, api)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -191,3 +192,56 @@ def test_an_endpoint_is_changed_disabled_by_its_merchant_and_deleted(
     )
     assert client.delete(path).status_code == 204
     assert client.get(path).status_code == 404
+
+
+def test_a_repeated_registration_with_its_idempotency_key_answers_the_first_secret_included(
+    local_app: Flask, merchant_client: Clients, unique: str
+) -> None:
+    client = merchant_client(local_app, f"MER_{unique}")
+    body = {"url": "http://127.0.0.1:9/hooks", "event_types": TYPES}
+    key = {"Idempotency-Key": f"create-{unique}"}
+
+    first = client.post("/webhook_endpoints", json=body, headers=key)
+    again = client.post("/webhook_endpoints", json=body, headers=key)
+    other = client.post("/webhook_endpoints", json={**body, "description": "x"}, headers=key)
+
+    assert (first.status_code, first.headers["Idempotent-Replayed"]) == (201, "false")
+    assert (again.status_code, again.headers["Idempotent-Replayed"]) == (201, "true")
+    assert (again.json["id"], again.json["secret"]) == (first.json["id"], first.json["secret"])
+    assert (other.status_code, other.json["code"]) == (422, "idempotency_key_reused")
+    assert [e["id"] for e in client.get("/webhook_endpoints").json["data"]] == [first.json["id"]]
+
+
+def test_concurrent_registrations_with_one_key_make_one_endpoint(
+    local_app: Flask, merchant_client: Clients, unique: str
+) -> None:
+    body = {"url": "http://127.0.0.1:9/hooks", "event_types": TYPES}
+    key = {"Idempotency-Key": f"race-{unique}"}
+
+    def register(_: int) -> tuple[str, str]:
+        answer = merchant_client(local_app, f"MER_{unique}").post(
+            "/webhook_endpoints", json=body, headers=key
+        )
+        return answer.json["id"], answer.json["secret"]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = set(pool.map(register, range(16)))
+
+    assert len(answers) == 1
+    listed = merchant_client(local_app, f"MER_{unique}").get("/webhook_endpoints").json["data"]
+    assert [e["id"] for e in listed] == [answers.pop()[0]]
+
+
+def test_a_repeated_rotation_with_its_key_answers_the_same_new_secret(
+    local_app: Flask, merchant_client: Clients, unique: str
+) -> None:
+    client = merchant_client(local_app, f"MER_{unique}")
+    path = f"/webhook_endpoints/{_register(client, 'http://127.0.0.1:9/').json['id']}"
+    key = {"Idempotency-Key": f"rotate-{unique}"}
+
+    first = client.post(f"{path}/rotate_secret", json={}, headers=key)
+    again = client.post(f"{path}/rotate_secret", json={}, headers=key)
+
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == first.json
+    assert len(client.get(path).json["secrets"]) == 2  # rotated once, not twice

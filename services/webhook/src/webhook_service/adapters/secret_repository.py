@@ -16,8 +16,10 @@ class SecretRepository:
         self._conn = conn
         self._sealer = sealer
 
-    def add_secret(self, endpoint_id: str, secret: str, now: datetime) -> EndpointSecret:
-        secret_id = new_secret_id()
+    def add_secret(
+        self, endpoint_id: str, secret: str, now: datetime, *, secret_id: str | None = None
+    ) -> EndpointSecret:
+        secret_id = secret_id or new_secret_id()
         sealed = self._sealer.seal(secret_id, secret)
         self._conn.execute(
             "INSERT INTO webhook_endpoint_secrets (id, endpoint_id, sealing, nonce, sealed,"
@@ -32,6 +34,11 @@ class SecretRepository:
             " WHERE endpoint_id = %s AND expires_at IS NULL",
             (expires_at, endpoint_id),
         )
+
+    def in_force(self, endpoint_id: str, secret_id: str, now: datetime) -> EndpointSecret | None:
+        """One secret of the endpoint, if it still signs."""
+        found = [s for s in self.secrets_in_force(endpoint_id, now) if s.id == secret_id]
+        return found[0] if found else None
 
     def secrets_in_force(self, endpoint_id: str, now: datetime) -> list[EndpointSecret]:
         """The current secret first, then those still in their rotation overlap."""

@@ -17,6 +17,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from payevents import fieldtypes as f
 from payevents.fieldtypes import IDENTIFIER_PATTERN
+from paykit.canonical import digest, valid_idempotency_key
 from paykit.problems import Problem
 from paykit.web import json_body, load_or_problem, problem_response
 from webhook_service.domain.endpoints import MessageState
@@ -36,12 +37,16 @@ from webhook_service.service_layer.endpoints import (
     MAX_ROTATION_OVERLAP,
     EndpointNotFound,
     Endpoints,
+    IdempotencyKeyReused,
+    Issued,
+    KeyedAsk,
     UnknownEventTypes,
 )
 
 READ_SCOPE: Final = "payments:read"
 WRITE_SCOPE: Final = "payments:write"
 MERCHANT_ID: Final = re.compile(IDENTIFIER_PATTERN)
+REPLAY_HEADER: Final = "Idempotent-Replayed"
 T = TypeVar("T")
 
 blueprint = Blueprint("webhook_endpoints", __name__, url_prefix="/webhook_endpoints")
@@ -126,6 +131,32 @@ def _query(schema: Schema) -> dict[str, Any]:
     return load_or_problem(schema, request.args.to_dict(), status=400)
 
 
+def _keyed(body: dict[str, Any]) -> KeyedAsk | None:
+    """The request's Idempotency-Key (optional here; the gateway requires it) and digest."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not valid_idempotency_key(key):
+        raise Problem(
+            400,
+            "idempotency_key_invalid",
+            detail="Idempotency-Key must be 1 to 255 printable ASCII characters.",
+        )
+    return KeyedAsk(key, digest(request.method, request.path, body))
+
+
+def _issued(shown: dict[str, Any], issued: Issued, *, status: int) -> Response:
+    """An answer with a secret: never cached; a replay says so, and has no secret once the
+    secret stopped signing."""
+    if issued.secret is not None:
+        shown["secret"] = issued.secret
+    response = jsonify(shown)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    response.headers[REPLAY_HEADER] = "true" if issued.replayed else "false"
+    return response
+
+
 def _page(
     found: Sequence[T], limit: int, view: Callable[[T], dict[str, Any]], cursor: Callable[[T], str]
 ) -> Response:
@@ -140,12 +171,10 @@ def _page(
 @blueprint.post("")
 def create_endpoint() -> Response:
     merchant = _merchant(WRITE_SCOPE)
-    data = _body(_CreateEndpoint())
-    endpoint, secret = _endpoints().register(merchant, **data)
-    response = jsonify({**endpoint_view(endpoint), "secret": secret})
-    response.status_code = 201
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    body = json_body()
+    data = load_or_problem(_CreateEndpoint(), body, status=422)
+    issued = _endpoints().register(merchant, **data, request=_keyed(body))
+    return _issued({**endpoint_view(issued.endpoint)}, issued, status=201)
 
 
 @blueprint.get("")
@@ -182,17 +211,22 @@ def delete_endpoint(endpoint_id: str) -> Response:
 @blueprint.post("/<endpoint_id>/rotate_secret")
 def rotate_secret(endpoint_id: str) -> Response:
     merchant = _merchant(WRITE_SCOPE)
-    data = _body(_Rotate())
-    secret, previous_until = _endpoints().rotate_secret(
-        merchant, endpoint_id, overlap=timedelta(seconds=data["overlap_seconds"])
+    body = json_body()
+    data = load_or_problem(_Rotate(), body, status=422)
+    issued = _endpoints().rotate_secret(
+        merchant,
+        endpoint_id,
+        overlap=timedelta(seconds=data["overlap_seconds"]),
+        request=_keyed(body),
     )
-    response = jsonify(
-        id=endpoint_id,
-        secret=secret,
-        previous_secret_expires_at=previous_until.isoformat().replace("+00:00", "Z"),
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    until = issued.previous_secret_expires_at
+    shown = {
+        "id": endpoint_id,
+        "previous_secret_expires_at": None
+        if until is None
+        else until.isoformat().replace("+00:00", "Z"),
+    }
+    return _issued(shown, issued, status=200)
 
 
 @blueprint.post("/<endpoint_id>/redeliveries")
@@ -265,5 +299,16 @@ def _unknown_types(error: UnknownEventTypes) -> Response:
             "validation_failed",
             detail=str(error),
             extra={"errors": {"event_types": [f"Known: {', '.join(sorted(PUBLIC_EVENT_TYPES))}."]}},
+        )
+    )
+
+
+@blueprint.errorhandler(IdempotencyKeyReused)
+def _key_reused(error: IdempotencyKeyReused) -> Response:
+    return problem_response(
+        Problem(
+            422,
+            "idempotency_key_reused",
+            detail="This Idempotency-Key was used for a different request.",
         )
     )

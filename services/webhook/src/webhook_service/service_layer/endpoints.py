@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool
 from paykit.db import Connection, transaction
 from webhook_service.adapters.endpoint_repository import EndpointRepository
 from webhook_service.adapters.message_repository import MessageRepository
+from webhook_service.adapters.request_keys import KeyedRequest, RequestKeys
 from webhook_service.adapters.secret_repository import SecretRepository
 from webhook_service.adapters.secret_sealing import SecretSealer
 from webhook_service.domain.endpoints import (
@@ -28,6 +29,7 @@ from webhook_service.domain.endpoints import (
     Message,
     Notice,
     new_endpoint_id,
+    new_secret_id,
 )
 from webhook_service.domain.outbound_targets import TargetRefused
 from webhook_service.domain.public_events import PUBLIC_EVENT_TYPES
@@ -39,6 +41,28 @@ VET_WITHIN_SECONDS: Final = 5.0
 
 # Checks a URL may be called now: raises TargetRefused (see adapters.outbound_http).
 UrlVetter = Callable[[str], object]
+
+
+@dataclass(frozen=True)
+class KeyedAsk:
+    """A request's Idempotency-Key and what it asked for (method, path and body digested)."""
+
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Issued:
+    """An answer that carries a secret: a registration or a rotation."""
+
+    endpoint: Endpoint
+    secret: str | None  # None only in a replay after the secret stopped signing
+    previous_secret_expires_at: datetime | None
+    replayed: bool
+
+
+class IdempotencyKeyReused(Exception):
+    """The key was used before for a different request."""
 
 
 class EndpointNotFound(Exception):
@@ -81,8 +105,10 @@ class Endpoints:
         event_types: Sequence[str],
         description: str = "",
         enabled: bool = True,
-    ) -> tuple[Endpoint, str]:
-        """The new endpoint and its secret: the only time the secret is shown."""
+        request: KeyedAsk | None = None,
+    ) -> Issued:
+        """The new endpoint and its secret: the only answer that shows the secret (and its
+        replay, for a repeated request with the same Idempotency-Key, while it is in force)."""
         self.vet_url(url)
         now = self.clock()
         endpoint = Endpoint(
@@ -98,11 +124,31 @@ class Endpoints:
             updated_at=now,
             last_success_at=None,
         )
-        secret = generate_secret()
+        secret = EndpointSecret(new_secret_id(), generate_secret(), now, None)
         with transaction(self.pool) as conn:
+            made = KeyedRequest("", endpoint.id, secret.id)
+            earlier = _claim(conn, merchant_id, request, made, now)
+            if earlier is not None:
+                return self._replay(conn, merchant_id, earlier)
             EndpointRepository(conn).save(endpoint)
-            SecretRepository(conn, self.sealer).add_secret(endpoint.id, secret, now)
-        return endpoint, secret
+            SecretRepository(conn, self.sealer).add_secret(
+                endpoint.id, secret.secret, now, secret_id=secret.id
+            )
+        return Issued(endpoint, secret.secret, None, replayed=False)
+
+    def _replay(self, conn: Connection, merchant_id: str, earlier: KeyedRequest) -> Issued:
+        endpoint = EndpointRepository(conn).get(merchant_id, earlier.endpoint_id)
+        if endpoint is None:
+            raise EndpointNotFound(earlier.endpoint_id)
+        secret = SecretRepository(conn, self.sealer).in_force(
+            endpoint.id, earlier.secret_id, self.clock()
+        )
+        return Issued(
+            endpoint,
+            None if secret is None else secret.secret,
+            earlier.previous_secret_expires_at,
+            replayed=True,
+        )
 
     def details(self, merchant_id: str, endpoint_id: str) -> EndpointDetails:
         with transaction(self.pool) as conn:
@@ -162,20 +208,29 @@ class Endpoints:
                 raise EndpointNotFound(endpoint_id)
 
     def rotate_secret(
-        self, merchant_id: str, endpoint_id: str, *, overlap: timedelta = DEFAULT_ROTATION_OVERLAP
-    ) -> tuple[str, datetime]:
+        self,
+        merchant_id: str,
+        endpoint_id: str,
+        *,
+        overlap: timedelta = DEFAULT_ROTATION_OVERLAP,
+        request: KeyedAsk | None = None,
+    ) -> Issued:
         """A new current secret; the old one keeps signing beside it until the overlap ends."""
         if not timedelta(0) <= overlap <= MAX_ROTATION_OVERLAP:
             raise ValueError(f"overlap must be between 0 and {MAX_ROTATION_OVERLAP}")
         now = self.clock()
-        secret = generate_secret()
+        secret = EndpointSecret(new_secret_id(), generate_secret(), now, None)
         with transaction(self.pool) as conn:
-            self._owned(conn, merchant_id, endpoint_id)
+            endpoint = self._owned(conn, merchant_id, endpoint_id)
+            asked = KeyedRequest("", endpoint_id, secret.id, now + overlap)
+            earlier = _claim(conn, merchant_id, request, asked, now)
+            if earlier is not None:
+                return self._replay(conn, merchant_id, earlier)
             secrets = SecretRepository(conn, self.sealer)
             secrets.prune_expired_secrets(endpoint_id, now)
             secrets.expire_current_secret(endpoint_id, now + overlap)
-            secrets.add_secret(endpoint_id, secret, now)
-        return secret, now + overlap
+            secrets.add_secret(endpoint_id, secret.secret, now, secret_id=secret.id)
+        return Issued(endpoint, secret.secret, now + overlap, replayed=False)
 
     def redeliver(
         self,
@@ -223,6 +278,23 @@ class Endpoints:
             return MessageRepository(conn).attempts(
                 endpoint_id, message_id=message_id, before_seq=before_seq, limit=limit
             )
+
+
+def _claim(
+    conn: Connection,
+    merchant_id: str,
+    request: KeyedAsk | None,
+    made: KeyedRequest,
+    now: datetime,
+) -> KeyedRequest | None:
+    """What an earlier request with the same key made, or None: this one makes it."""
+    if request is None:
+        return None
+    mine = replace(made, fingerprint=request.fingerprint)
+    earlier = RequestKeys(conn).claim(merchant_id, request.key, mine, now)
+    if earlier is not None and earlier.fingerprint != request.fingerprint:
+        raise IdempotencyKeyReused(request.key)
+    return earlier
 
 
 def _event_types(requested: Sequence[str]) -> tuple[str, ...]:

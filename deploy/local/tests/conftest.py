@@ -15,6 +15,7 @@ from psp_simulator import settings as psp_settings
 from settlement_service import settings as settlement_settings
 from settlement_service.reconciliation_bootstrap import load_reconciliation_settings
 from webhook_service import settings as webhook_settings
+from webhook_service.outbound_settings import load_dispatcher_settings, load_notifier_settings
 
 Loader = Callable[[Mapping[str, str]], object]
 
@@ -32,6 +33,8 @@ PROCESS_SETTINGS: dict[str, tuple[Loader, ...]] = {
     ),
     "webhook-web": (webhook_settings.load_web_settings,),
     "webhook-relay": (webhook_settings.load_relay_settings,),
+    **_all("webhook-payment-notifier webhook-settlement-notifier", load_notifier_settings),
+    "webhook-dispatcher": (load_dispatcher_settings,),
     "psp-web": (psp_settings.load_simulator_settings,),
     "psp-webhook-sender": (psp_settings.load_sender_settings,),
     **_all("ledger-web ledger-poster ledger-settlement-poster ledger-relay", ledger_settings.load),

@@ -25,9 +25,13 @@ import yaml
 from ledger_service.settings import POSTER_GROUP, SETTLEMENT_POSTER_GROUP
 from localcluster.config import PROJECT_ROOT
 from localcluster.containers import BOOTSTRAP_IMAGE, DOCKERFILE_TEMPLATE, Process, processes
-from payevents.topics import CATALOGUE, Topic
+from payevents.topics import CATALOGUE, PAYMENT_EVENTS, SETTLEMENT_EVENTS, Topic
 from payment_service.settings import CHARGER_GROUP, STATUS_GROUP
 from settlement_service.settings import ITEMIZER_GROUP, PAYOUT_APPLIER_GROUP
+from webhook_service.entrypoints.merchant_webhooks import (
+    PAYMENT_NOTIFIER_GROUP,
+    SETTLEMENT_NOTIFIER_GROUP,
+)
 
 ProcessSettings = dict[str, tuple[Callable[[Mapping[str, str]], object], ...]]
 K8S = PROJECT_ROOT / "deploy" / "k8s"
@@ -36,17 +40,24 @@ OVERLAYS = ("dev", "production")
 KUBERNETES_VERSIONS = ("1.29.0", "1.37.0")
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
 # The group each consumer process reads with: its replicas share that topic's partitions.
-CONSUMER_GROUPS = {
+CONSUMER_GROUPS: dict[str, str] = {
     "payment-charger": CHARGER_GROUP,
     "payment-status-applier": STATUS_GROUP,
     "ledger-poster": POSTER_GROUP,
     "ledger-settlement-poster": SETTLEMENT_POSTER_GROUP,
     "settlement-itemizer": ITEMIZER_GROUP,
     "settlement-payout-applier": PAYOUT_APPLIER_GROUP,
+    "webhook-payment-notifier": PAYMENT_NOTIFIER_GROUP,
+    "webhook-settlement-notifier": SETTLEMENT_NOTIFIER_GROUP,
+}
+# Groups the catalogue does not list yet (so it creates no retry tiers or DLQ for them).
+UNCATALOGUED = {
+    PAYMENT_NOTIFIER_GROUP: PAYMENT_EVENTS,
+    SETTLEMENT_NOTIFIER_GROUP: SETTLEMENT_EVENTS,
 }
 # Workers that are not consumers: a leader and standbys (relays), or single passes that are safe
 # side by side (janitors, the scheduler, the webhook sender's leases).
-OTHER_WORKERS = re.compile(r"-(relay|janitor|scheduler|webhook-sender)$")
+OTHER_WORKERS = re.compile(r"-(relay|janitor|scheduler|webhook-sender|dispatcher)$")
 # Only the simulator is left out of production, which talks to the real PSP.
 NOT_IN = {"production": {"psp-web", "psp-webhook-sender"}}
 CREDENTIAL = re.compile(r"(PASSWORD|SECRET|_KEY|SECRETS)$")
@@ -105,7 +116,8 @@ def _pod_environment(overlay: str, container: dict[str, Any]) -> dict[str, str]:
 
 
 def _topic_of(group: str) -> Topic:
-    return next(t for t in CATALOGUE if any(c.name == group for c in t.consumers))
+    listed = [t for t in CATALOGUE if any(c.name == group for c in t.consumers)]
+    return listed[0] if listed else UNCATALOGUED[group]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -18,6 +18,7 @@ help:
 	@echo "make token   a development JWT (MERCHANT=MER_x; ADMIN=1 for the admin APIs)"
 	@echo "make test    unit, integration and end-to-end tests on a throwaway cluster"
 	@echo "make chaos   broker-crash recovery rounds on a cluster of its own (ROUNDS=5 PAYMENTS=300)"
+	@echo "             BROKERS=3: one broker of three SIGKILLed under load, the longest pause"
 	@echo "make lint    ruff and mypy"
 
 uv:
@@ -45,9 +46,14 @@ token: deps
 test: deps
 	@bash deploy/local/run-tests.sh $(PYTEST_ARGS)
 
+# BROKERS=3: the broker-loss journey instead, one broker of three SIGKILLed under load.
 chaos: deps
+ifeq ($(BROKERS),3)
+	@$(RUN) python -m localcluster.chaos.broker_loss $(CHAOS_ARGS)
+else
 	@$(RUN) python -m localcluster.chaos $(if $(ROUNDS),--rounds $(ROUNDS)) \
 		$(if $(PAYMENTS),--payments $(PAYMENTS)) $(CHAOS_ARGS)
+endif
 
 lint: deps
 	$(RUN) ruff check .

@@ -91,8 +91,10 @@ class Endpoints:
     vet_url: UrlVetter
     clock: Callable[[], datetime]
 
-    def _owned(self, conn: Connection, merchant_id: str, endpoint_id: str) -> Endpoint:
-        endpoint = EndpointRepository(conn).get(merchant_id, endpoint_id, for_update=True)
+    def _owned(
+        self, conn: Connection, merchant_id: str, endpoint_id: str, *, lock: bool = True
+    ) -> Endpoint:
+        endpoint = EndpointRepository(conn).get(merchant_id, endpoint_id, for_update=lock)
         if endpoint is None:
             raise EndpointNotFound(endpoint_id)
         return endpoint
@@ -152,7 +154,7 @@ class Endpoints:
 
     def details(self, merchant_id: str, endpoint_id: str) -> EndpointDetails:
         with transaction(self.pool) as conn:
-            endpoint = self._owned(conn, merchant_id, endpoint_id)
+            endpoint = self._owned(conn, merchant_id, endpoint_id, lock=False)
             in_force = SecretRepository(conn, self.sealer).secrets_in_force(
                 endpoint_id, self.clock()
             )
@@ -259,7 +261,7 @@ class Endpoints:
         limit: int,
     ) -> list[Message]:
         with transaction(self.pool) as conn:
-            self._owned(conn, merchant_id, endpoint_id)
+            self._owned(conn, merchant_id, endpoint_id, lock=False)
             return MessageRepository(conn).messages(
                 endpoint_id, state=state, after=after, limit=limit
             )
@@ -274,7 +276,7 @@ class Endpoints:
         limit: int,
     ) -> list[Attempt]:
         with transaction(self.pool) as conn:
-            self._owned(conn, merchant_id, endpoint_id)
+            self._owned(conn, merchant_id, endpoint_id, lock=False)
             return MessageRepository(conn).attempts(
                 endpoint_id, message_id=message_id, before_seq=before_seq, limit=limit
             )

@@ -179,6 +179,22 @@ def test_a_service_failing_without_a_problem_is_a_502(make_gateway, upstreams, a
     assert answer.json["code"] == "upstream_error"
 
 
+def test_a_service_refusing_a_request_in_html_is_answered_as_a_problem_with_its_status(
+    make_gateway, upstreams, authorised
+):
+    """A service's web server refuses some requests before the service sees them (gunicorn
+    answers an over-long request line 414 in text/html); the merchant gets the status as a
+    problem, like every other error of the API."""
+    upstreams.answer = lambda: Response("<html>URI Too Long</html>", 414, mimetype="text/html")
+
+    answer = make_gateway().test_client().get("/v1/payments?cursor=abc", headers=authorised)
+
+    assert answer.status_code == 414
+    assert answer.mimetype == "application/problem+json"
+    assert answer.json["code"] == "upstream_refused"
+    assert "<html>" not in answer.get_data(as_text=True)
+
+
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A port that accepts connections (the kernel's backlog) and never answers."""

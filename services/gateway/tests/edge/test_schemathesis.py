@@ -1,9 +1,9 @@
 """Schemathesis against the running cluster's gateway: no 5xx, no answer outside the document.
 
 Runs when ``GATEWAY_URL`` (the gateway's base URL) and ``GATEWAY_TOKEN`` (a merchant's bearer
-token with payments:read and payments:write) are set, as ``make test`` can do once the cluster
-serves the gateway; the number of examples per operation is bounded (``SCHEMATHESIS_EXAMPLES``,
-default 25) so the run takes a minute or two on the shared machine.
+token with payments:read and payments:write) are set, as ``make test`` does (a development token
+of ``MER_schemathesis``); the number of examples per operation is bounded
+(``SCHEMATHESIS_EXAMPLES``, 25 under ``make test``) so the run takes a minute or two.
 """
 
 from __future__ import annotations

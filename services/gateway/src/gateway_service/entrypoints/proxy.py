@@ -224,6 +224,17 @@ def _relay(operation: Operation, answer: httpx.Response) -> Response:
         raise Problem(
             502, "upstream_error", detail="A service behind the gateway failed to answer."
         )
+    if answer.status_code >= 400 and not content_type.startswith(MEDIA_TYPE):
+        # Refused by the service's web server before the service saw it (gunicorn answers an
+        # over-long request line 414 in text/html): the status stands, the page does not.
+        _log.warning(
+            "upstream_refused", upstream=operation.upstream.value, status=answer.status_code
+        )
+        raise Problem(
+            answer.status_code,
+            "upstream_refused",
+            detail="A service behind the gateway refused the request as sent.",
+        )
     response = Response(answer.content, status=answer.status_code)
     response.headers.clear()
     for name, value in end_to_end_headers(answer.headers.multi_items()):

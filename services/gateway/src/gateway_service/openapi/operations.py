@@ -79,11 +79,18 @@ class Operation:
         return _PATH_PARAMETER.sub(r"<\1>", self.path)
 
 
+# Cursors are URL-safe base64. The pattern keeps any cursor a client may send to 200 bytes on
+# the request line (a 200-character string of other characters percent-encodes to up to 2,400,
+# and with the other parameters could pass gunicorn's 4,094-byte request-line limit, which is
+# answered 414 outside this document).
+_CURSOR: Final = {"type": "string", "maxLength": 200, "pattern": "^[A-Za-z0-9_-]*={0,2}$"}
+
+
 def _page(extra: tuple[QueryParameter, ...] = (), *, most: int = 100) -> tuple[QueryParameter, ...]:
     return (
         *extra,
         QueryParameter("limit", {"type": "integer", "minimum": 1, "maximum": most}),
-        QueryParameter("cursor", {"type": "string", "maxLength": 200}, "From `next_cursor`."),
+        QueryParameter("cursor", _CURSOR, "From `next_cursor`."),
     )
 
 

@@ -22,6 +22,7 @@ from webhook_service.domain.retry_schedule import (
     RetrySchedule,
 )
 from webhook_service.service_layer.dispatch import DispatchPolicy
+from webhook_service.service_layer.retention import DEFAULT_MESSAGE_RETENTION
 
 ALLOWED_NETWORKS: Final = "WEBHOOK_OUTBOUND_ALLOWED_NETWORKS"
 SECRETS_KEY: Final = "WEBHOOK_ENDPOINT_SECRETS_KEY"
@@ -75,6 +76,8 @@ class DispatcherSettings:
     database_url: Secret
     trust: OutboundTrust = field(default_factory=OutboundTrust)
     policy: DispatchPolicy = field(default_factory=DispatchPolicy)
+    message_retention: timedelta = DEFAULT_MESSAGE_RETENTION
+    prune_interval_seconds: int = 600
     json_logs: bool = True
     log_level: str = "INFO"
 
@@ -95,6 +98,12 @@ def load_dispatcher_settings(environ: Mapping[str, str] | None = None) -> Dispat
             database_url=env.secret("WEBHOOK_DATABASE_URL"),
             trust=outbound_trust(env, problems),
             policy=dispatch_policy(env),
+            message_retention=timedelta(
+                days=env.int("WEBHOOK_MESSAGE_RETENTION_DAYS", default=30, min=1, max=3660)
+            ),
+            prune_interval_seconds=env.int(
+                "WEBHOOK_PRUNE_INTERVAL_SECONDS", default=600, min=1, max=86400
+            ),
             **_log(env),
         )
         if problems:

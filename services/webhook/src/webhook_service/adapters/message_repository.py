@@ -223,6 +223,17 @@ class MessageRepository:
         )
         self._conn.execute(f"NOTIFY {WAKE_CHANNEL}")
 
+    def remove_finished(self, created_before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` delivered, failed or held messages queued before then (their
+        attempts with them), skipping rows another transaction holds; say how many went."""
+        cursor = self._conn.execute(
+            "DELETE FROM webhook_messages WHERE id IN ("
+            " SELECT id FROM webhook_messages WHERE state <> 'pending' AND created_at < %s"
+            " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)",
+            (created_before, limit),
+        )
+        return cursor.rowcount
+
     def messages(
         self, endpoint_id: str, *, state: str | None, after: tuple[datetime, str] | None, limit: int
     ) -> list[Message]:

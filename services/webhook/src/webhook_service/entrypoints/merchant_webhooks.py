@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 from payevents.topics import PAYMENT_EVENTS, SETTLEMENT_EVENTS, Topic
@@ -25,6 +26,7 @@ from paykit.workers import exit_on_config_error, run_consumer
 from webhook_service.adapters.outbound_http import PinnedHttpSender
 from webhook_service.adapters.secret_sealing import SecretSealer
 from webhook_service.domain.outbound_targets import TargetPolicy
+from webhook_service.entrypoints.janitor import Janitor
 from webhook_service.outbound_settings import (
     SECRETS_KEY,
     load_dispatcher_settings,
@@ -33,6 +35,7 @@ from webhook_service.outbound_settings import (
 from webhook_service.service_layer.dispatch import Dispatcher
 from webhook_service.service_layer.fanout import merchant_notifier
 from webhook_service.service_layer.handlers import utc_now
+from webhook_service.service_layer.retention import prune_finished_messages
 
 PAYMENT_NOTIFIER_GROUP: Final = "webhook-payment-notifier"
 SETTLEMENT_NOTIFIER_GROUP: Final = "webhook-settlement-notifier"
@@ -83,8 +86,10 @@ def run_dispatcher() -> None:
         health=HealthFile(health_file_for(DISPATCHER), name=DISPATCHER),
     )
     on_stop_signals(dispatcher.stop)
+    prune = partial(prune_finished_messages, settings.message_retention, pool)
     try:
-        dispatcher.run()
+        with Janitor(prune, interval_seconds=settings.prune_interval_seconds).running():
+            dispatcher.run()
     finally:
         pool.close()
 

@@ -13,11 +13,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
+from psycopg_pool import ConnectionPool
+
+from paykit.db import transaction
 from paykit.logging import get_logger
+from webhook_service.adapters.message_repository import MessageRepository
 from webhook_service.service_layer.handlers import Clock, utc_now
 from webhook_service.service_layer.ports import UnitOfWork
 
 DEFAULT_REJECTED_RETENTION: Final = timedelta(hours=72)
+# Outbound messages and their attempts: longer than any retry horizon, and long enough for a
+# merchant to redeliver what a month-long outage missed.
+DEFAULT_MESSAGE_RETENTION: Final = timedelta(days=30)
 
 _log = get_logger(__name__)
 
@@ -55,4 +62,26 @@ def prune_rejected_deliveries(
             removed=removed,
             received_before=received_before.isoformat(),
         )
+    return removed
+
+
+def prune_finished_messages(
+    retention: timedelta,
+    pool: ConnectionPool,
+    *,
+    chunk_size: int = 5000,
+    max_chunks: int = 100,
+    clock: Clock = utc_now,
+) -> int:
+    """Delete outbound messages (and their log) finished longer ago than ``retention``."""
+    created_before = clock() - retention
+    removed = 0
+    for _ in range(max_chunks):
+        with transaction(pool) as conn:
+            chunk = MessageRepository(conn).remove_finished(created_before, limit=chunk_size)
+        removed += chunk
+        if chunk < chunk_size:
+            break
+    if removed:
+        _log.info("webhook_messages_pruned", removed=removed, before=created_before.isoformat())
     return removed

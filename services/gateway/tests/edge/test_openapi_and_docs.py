@@ -42,7 +42,8 @@ def test_every_public_route_is_documented_with_bearer_problems_and_idempotency(g
         (method.upper(), path) for path, item in document["paths"].items() for method in item
     }
 
-    assert served == documented
+    served_by_the_gateway_itself = {("POST", "/v1/auth/token"), ("GET", "/.well-known/jwks.json")}
+    assert served | served_by_the_gateway_itself == documented
     assert document["security"] == [{"bearerAuth": []}]
     for operation in OPERATIONS:
         described = document["paths"][operation.path][operation.method.lower()]
@@ -52,6 +53,20 @@ def test_every_public_route_is_documented_with_bearer_problems_and_idempotency(g
         }
         keys = [p for p in described["parameters"] if "$ref" in p]
         assert bool(keys) == (operation.method == "POST")
+
+
+def test_the_token_endpoint_is_documented_without_a_bearer_for_json_and_the_form(gateway):
+    document = gateway.test_client().get("/v1/openapi.json").json
+    token = document["paths"]["/v1/auth/token"]["post"]
+
+    assert {} in token["security"]
+    assert set(token["requestBody"]["content"]) == {
+        "application/json",
+        "application/x-www-form-urlencoded",
+    }
+    assert {"200", "400", "401", "415"} <= set(token["responses"])
+    answer = document["components"]["schemas"]["TokenResponse"]
+    assert set(answer["required"]) == {"access_token", "token_type", "expires_in", "scope"}
 
 
 def test_a_create_documents_exactly_the_fields_a_merchant_may_send(gateway) -> None:

@@ -172,3 +172,43 @@ class ProblemDetails(Answer):
     instance = fields.String()
     errors = fields.Dict(metadata={"description": "Per field, what is wrong with it."})
     reason = fields.String(metadata={"description": "Why a token was refused."})
+
+
+class TokenRequest(Schema):
+    """Client credentials (OAuth 2, RFC 6749 4.4), as JSON or as the form."""
+
+    grant_type = fields.String(
+        validate=validate.OneOf(["client_credentials"]),
+        metadata={"description": "Required in the form; optional in JSON."},
+    )
+    client_id = fields.String(
+        validate=validate.Length(max=200), metadata={"example": "cli_8GkQ2tVb3hWm"}
+    )
+    client_secret = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "The `sk_test_...` secret shown once at its creation."},
+    )
+
+
+class TokenResponse(Answer):
+    access_token = fields.String(
+        required=True, metadata={"description": "An RS256 JWT; send it as `Bearer`."}
+    )
+    token_type = fields.String(required=True, metadata={"example": "Bearer"})
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds it is valid."})
+    scope = fields.String(required=True, metadata={"example": "payments:read payments:write"})
+
+
+class JsonWebKey(Answer):
+    kty = fields.String(required=True, metadata={"example": "RSA"})
+    kid = fields.String(required=True)
+    use = fields.String(metadata={"example": "sig"})
+    alg = fields.String(metadata={"example": "RS256"})
+    n = fields.String(required=True)
+    e = fields.String(required=True)
+
+
+class JsonWebKeySet(Answer):
+    """RFC 7517: the keys that verify tokens now (the signing one and any still published)."""
+
+    keys = fields.List(fields.Nested(JsonWebKey), required=True)

@@ -58,6 +58,7 @@ def build_spec(*, title: str = "Payments API", version: str = "1") -> dict[str, 
         "bearerAuth",
         {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
     )
+    spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
     spec.components.schema("Problem", schema=schemas.ProblemDetails)
     spec.components.parameter(
         "IdempotencyKey",
@@ -80,9 +81,63 @@ def build_spec(*, title: str = "Payments API", version: str = "1") -> dict[str, 
         "X-Request-Id",
         {"description": "This request's id, for support and logs.", "schema": {"type": "string"}},
     )
+    spec.path(path="/v1/auth/token", operations={"post": _token_operation()})
+    spec.path(path="/.well-known/jwks.json", operations={"get": _jwks_operation()})
     for operation in OPERATIONS:
         spec.path(path=operation.path, operations={operation.method.lower(): _operation(operation)})
     return spec.to_dict()
+
+
+def _token_operation() -> dict[str, Any]:
+    """Served by the gateway itself, before any token exists: no bearer, no rate headers."""
+    problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {
+        "operationId": "createAccessToken",
+        "summary": "Exchange client credentials for an access token",
+        "description": "The credentials in the JSON body, in the form, or in HTTP Basic"
+        " (form-encoded parts); both body and Basic at once is a 400. Errors carry OAuth's"
+        " `error` member beside `code`.",
+        "tags": ["Authentication"],
+        "security": [{}, {"clientBasic": []}],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": schemas.TokenRequest},
+                "application/x-www-form-urlencoded": {"schema": schemas.TokenRequest},
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "OK",
+                "content": {"application/json": {"schema": schemas.TokenResponse}},
+            },
+            "400": {
+                "description": "Malformed or missing credentials, or another grant.",
+                "content": problem,
+            },
+            "401": {
+                "description": "Unknown client, wrong secret or revoked key.",
+                "content": problem,
+            },
+            "415": {"description": "Neither JSON nor the form.", "content": problem},
+            "default": {"description": "Any other error.", "content": problem},
+        },
+    }
+
+
+def _jwks_operation() -> dict[str, Any]:
+    return {
+        "operationId": "getJsonWebKeySet",
+        "summary": "The public keys that verify access tokens",
+        "tags": ["Authentication"],
+        "security": [{}],
+        "responses": {
+            "200": {
+                "description": "OK",
+                "content": {"application/json": {"schema": schemas.JsonWebKeySet}},
+            }
+        },
+    }
 
 
 def _operation(operation: Operation) -> dict[str, Any]:

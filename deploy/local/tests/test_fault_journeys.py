@@ -17,7 +17,7 @@ import pytest
 from localcluster.chaos.api import PlatformApi
 from localcluster.chaos.invariants import Check
 from localcluster.chaos.load import PacedBurst, shares
-from localcluster.chaos.recovery import Recovery
+from localcluster.chaos.recovery import Recovery, unsteady_processes
 from localcluster.chaos.run import parse_args
 from localcluster.chaos.schedule import (
     BROKER,
@@ -30,6 +30,7 @@ from localcluster.chaos.schedule import (
     random_schedule,
 )
 from localcluster.chaos.scheduled import FaultResult, ScheduleResult
+from localcluster.config import load_config
 from paykit.testing import wait_until
 
 PROCESSES = ["payment-api", "payment-charger", "ledger-poster", "psp-web", "settlement-relay"]
@@ -116,6 +117,32 @@ def test_a_window_paces_its_share_and_the_next_one_sends_what_is_left_at_once() 
 
     assert api.created == [f"pm_{n}" for n in range(10)]
     assert sorted(ids, key=lambda i: int(i[4:])) == [f"PAY_{n}" for n in range(1, 11)]
+
+
+def test_a_process_that_exits_by_itself_before_any_fault_is_left_out_and_named(
+    tmp_path: Path,
+) -> None:
+    ports = {"PAY_KAFKA_PORT": "2000", "PAY_KAFKA_CONTROLLER_PORT": "2001", "PAY_PG_PORT": "2002"}
+    config = load_config(
+        {**ports, "PAY_REDIS_PORT": "2003", "PAY_HTTP_PORT_BASE": "2100"}
+        | {"PAY_CLUSTER": "unit", "PAY_STATE_DIR": str(tmp_path)}
+    )
+    config.log_dir.mkdir(parents=True)
+    supervisor_lines = [
+        "ledger-poster exited with 1 after 0.5s; starting it again in 1.0s",
+        "all services stopped",
+        "started webhook-notifier (pid 10)",
+        "webhook-notifier exited with 78 after 1.0s; starting it again in 1.0s",
+        "payment-relay was killed by SIGKILL after 9.0s; starting it again now",
+    ]
+    (config.log_dir / "services.log").write_text(
+        "".join(f"2026-01-01T00:00:0{n}.000Z {line}\n" for n, line in enumerate(supervisor_lines))
+    )
+    (config.log_dir / "svc-webhook-notifier.log").write_text("starting\nerror: no consumer group\n")
+
+    assert unsteady_processes(config) == {
+        "webhook-notifier": "exited with 78: error: no consumer group"
+    }
 
 
 def _result(

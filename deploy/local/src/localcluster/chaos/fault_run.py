@@ -15,7 +15,6 @@ from typing import Any
 from localcluster.chaos.cluster import chaos_cluster
 from localcluster.chaos.schedule import Fault, describe_schedule, journey_schedule, random_schedule
 from localcluster.chaos.scheduled import (
-    FaultResult,
     ScheduleResult,
     ScheduleSettings,
     play_schedule,
@@ -88,18 +87,8 @@ def run_faults(
         service_settings=FAULT_SERVICE_SETTINGS,
     ) as cluster:
         say("faults (from the fault over to a probe payment final, posted and itemised):")
-
-        def report(result: FaultResult) -> None:
-            say(result.describe())
-
         result = play_schedule(
-            schedule,
-            settings.schedule,
-            config,
-            cluster.env,
-            cluster.api,
-            cluster.observer,
-            report,
+            schedule, settings.schedule, config, cluster.env, cluster.api, cluster.observer, say
         )
         say("invariants:")
         for check in result.checks:

@@ -11,6 +11,7 @@ scheduler, settlement's payout side) count as recovered once they run and report
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,12 +21,16 @@ import psycopg
 from localcluster.chaos.api import PlatformApi, answers_ready
 from localcluster.chaos.faults import service_pids
 from localcluster.chaos.observe import FINAL_STATUSES, BurstObserver
+from localcluster.chaos.schedule import Fault
 from localcluster.config import ClusterConfig
 from localcluster.errors import ClusterError
-from localcluster.services import procfile_entries
+from localcluster.processes import tail
+from localcluster.services import ServiceGroup, procfile_entries
 from paykit.testing import wait_until
 
 HEALTH_FRESH_SECONDS = 10.0  # a worker refreshes its health file every second or so
+# The supervisor's line for a process that ended by itself (not "was killed by").
+_EXITED = re.compile(r"^\S+ (?P<name>\S+) (?P<how>exited with -?\d+) after ")
 
 
 @dataclass(frozen=True)
@@ -37,11 +42,38 @@ class Recovery:
     waiting_for: str = ""  # what was still missing when the timeout ran out
     in_flight: int = 0  # payments created before the fault was over
     drained: float | None = None  # seconds from the fault over to the last of them final
+    left_out: bool = False  # the fault was not struck: its processes never ran steadily
 
 
 def procfile_names() -> tuple[str, ...]:
     """Every process the supervisor runs, in the Procfile's order."""
     return tuple(procfile_entries())
+
+
+def unsteady_processes(config: ClusterConfig) -> dict[str, str]:
+    """Processes that exited on their own since the supervisor started, with the last reason.
+
+    A process that cannot run before any fault (a worker waiting for its consumer group in the
+    topic catalogue exits 78 until then) is no part of the platform a fault can strike: it is
+    left out of the faults and of the watch, and named, rather than failing every recovery.
+    """
+    log = ServiceGroup(config).log_file
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    since_start = lines[_last_stop(lines) + 1 :]
+    exits = {}
+    for line in since_start:
+        match = _EXITED.match(line)
+        if match:
+            exits[match["name"]] = match["how"]
+    return {
+        name: f"{how}: {tail(config.log_dir / f'svc-{name}.log', 1).strip()}"
+        for name, how in exits.items()
+    }
+
+
+def _last_stop(lines: list[str]) -> int:
+    stops = [n for n, line in enumerate(lines) if line.endswith("all services stopped")]
+    return stops[-1] if stops else -1
 
 
 def health_files(config: ClusterConfig, names: tuple[str, ...]) -> dict[str, Path]:
@@ -70,8 +102,16 @@ class RecoveryWatch:
         self.config = config
         self.api = api
         self.observer = observer
-        self.names = procfile_names()
+        self.unsteady = unsteady_processes(config)
+        self.names = tuple(name for name in procfile_names() if name not in self.unsteady)
         self.health = health_files(config, self.names)
+
+    def steady_part(self, fault: Fault) -> Fault | None:
+        """The fault on its steady processes only; None when it strikes only unsteady ones."""
+        if not fault.targets:
+            return fault
+        steady = tuple(name for name in fault.targets if name not in self.unsteady)
+        return replace(fault, targets=steady) if steady else None
 
     def missing(self) -> str:
         """What is not whole yet, in words; empty when every process runs and is ready."""

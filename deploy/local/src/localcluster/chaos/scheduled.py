@@ -24,6 +24,8 @@ from localcluster.chaos.rounds import RoundSettings
 from localcluster.chaos.schedule import Fault
 from localcluster.config import ClusterConfig
 
+# A fault on processes that never ran steadily is not struck; it passes, saying so.
+LEFT_OUT = Recovery(0.0, None, in_flight=0, left_out=True)
 # Each fault's share of the burst is paced across its gap, its length and this long a recovery.
 EXPECTED_RECOVERY_SECONDS = 5.0
 
@@ -83,6 +85,7 @@ class ScheduleResult:
         return ", ".join(
             "never" if f.recovery.seconds is None else f"{f.recovery.seconds:.1f}"
             for f in self.faults
+            if not f.recovery.left_out
         )
 
 
@@ -98,11 +101,17 @@ def play_schedule(
     cluster_env: Mapping[str, str],
     api: PlatformApi,
     observer: BurstObserver,
-    report: Callable[[FaultResult], None] = lambda result: None,
+    say: Callable[[str], None] = lambda line: None,
 ) -> ScheduleResult:
-    """Play ``schedule`` on a healthy platform; the faults' recoveries and the invariants."""
+    """Play ``schedule`` on a healthy platform; the faults' recoveries and the invariants.
+
+    ``say`` gets a line per process left out (not running steadily before any fault) and per
+    fault as its recovery is known.
+    """
     started_at = datetime.now(UTC)
     watch = RecoveryWatch(config, api, observer)
+    for name, why in watch.unsteady.items():
+        say(f"  left out, not running steadily before any fault: {name} ({why})")
     result = ScheduleResult(planned=len(schedule))
     load = PacedBurst(api, RoundSettings(payments=settings.payments).payment_methods())
     windows = [expected_seconds(fault) for fault in schedule]
@@ -114,7 +123,12 @@ def play_schedule(
         load.release(share, expected_seconds(fault))
         _gap(fault.after)
         struck = time.time()
-        over = inject(fault, config, api)
+        steady = watch.steady_part(fault)
+        if steady is None:
+            result.faults.append(FaultResult(number, fault, struck - start, 0.0, LEFT_OUT))
+            say(result.faults[-1].describe())
+            continue
+        over = inject(steady, config, api)
         in_flight = watch.unfinished(load.created_so_far())
         recovery = watch.wait_drained(
             watch.wait_recovered(over, settings.recovery_timeout),
@@ -122,8 +136,8 @@ def play_schedule(
             over,
             settings.recovery_timeout,
         )
-        result.faults.append(FaultResult(number, fault, struck - start, over - struck, recovery))
-        report(result.faults[-1])
+        result.faults.append(FaultResult(number, steady, struck - start, over - struck, recovery))
+        say(result.faults[-1].describe())
         if recovery.probe:
             probes.append(recovery.probe)
         if not result.faults[-1].recovered:

@@ -8,6 +8,8 @@ Response schemas describe what the services answer; nullable fields say so.
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import INCLUDE, Schema, fields, validate
 
 PAYMENT_STATUSES = (
@@ -212,3 +214,158 @@ class JsonWebKeySet(Answer):
     """RFC 7517: the keys that verify tokens now (the signing one and any still published)."""
 
     keys = fields.List(fields.Nested(JsonWebKey), required=True)
+
+
+WEBHOOK_EVENT_TYPES = (
+    "payment.succeeded",
+    "payment.failed",
+    "refund.succeeded",
+    "refund.failed",
+    "settlement.batch_paid",
+    "settlement.batch_failed",
+)
+WEBHOOK_MESSAGE_STATES = ("pending", "delivered", "failed", "held")
+
+
+def _event_types(**kwargs: object) -> fields.List[Any]:
+    return fields.List(
+        fields.String(validate=validate.OneOf(WEBHOOK_EVENT_TYPES)),
+        validate=validate.Length(min=1, max=len(WEBHOOK_EVENT_TYPES)),
+        metadata={"description": "The events to receive.", "example": ["payment.succeeded"]},
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+class CreateWebhookEndpointRequest(Schema):
+    url = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2048),
+        metadata={
+            "description": "http(s) URL on a public address; no credentials, no fragment.",
+            "example": "https://shop.example/hooks/payments",
+        },
+    )
+    event_types = _event_types(required=True)
+    description = fields.String(validate=validate.Length(max=255))
+    enabled = fields.Boolean(metadata={"description": "Default true."})
+
+
+class UpdateWebhookEndpointRequest(Schema):
+    url = fields.String(validate=validate.Length(min=1, max=2048))
+    event_types = _event_types()
+    description = fields.String(validate=validate.Length(max=255))
+    enabled = fields.Boolean(
+        metadata={"description": "true again after a disable resumes what is pending."}
+    )
+
+
+class RotateWebhookSecretRequest(Schema):
+    overlap_seconds = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=0, max=7 * 86400),
+        metadata={"description": "How long the old secret keeps signing; default 86400."},
+    )
+
+
+class RedeliverWebhooksRequest(Schema):
+    event_id = fields.String(metadata={"description": "One event to send again."})
+    since = fields.DateTime(metadata={"description": "Or every event since then."})
+
+
+class WebhookEndpoint(Answer):
+    id = fields.String(required=True, metadata={"example": "we_3f9c2a7d1e5b8c0a4f6d2e1b"})
+    url = fields.String(required=True)
+    description = fields.String(required=True)
+    event_types = fields.List(fields.String(), required=True)
+    enabled = fields.Boolean(required=True)
+    disabled_reason = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(["disabled_by_merchant", "failing"]),
+        metadata={"description": "failing: every attempt failed for the whole retry horizon."},
+    )
+    disabled_at = fields.DateTime(required=True, allow_none=True)
+    last_success_at = fields.DateTime(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class WebhookEndpointCreated(WebhookEndpoint):
+    secret = fields.String(
+        metadata={
+            "description": "whsec_...: shown in this answer only (and its idempotent replay).",
+            "example": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        }
+    )
+
+
+class WebhookSecretInForce(Answer):
+    id = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(
+        required=True, allow_none=True, metadata={"description": "null: the current secret."}
+    )
+
+
+class WebhookNotice(Answer):
+    id = fields.String(required=True)
+    type = fields.String(required=True, metadata={"example": "webhook_endpoint.disabled"})
+    occurred_at = fields.DateTime(required=True)
+    detail = fields.String(required=True)
+
+
+class WebhookEndpointDetails(WebhookEndpoint):
+    secrets = fields.List(fields.Nested(WebhookSecretInForce), required=True)
+    notices = fields.List(fields.Nested(WebhookNotice), required=True)
+
+
+class WebhookEndpointList(_Page):
+    data = fields.List(fields.Nested(WebhookEndpoint), required=True)
+
+
+class WebhookSecretRotation(Answer):
+    id = fields.String(required=True)
+    secret = fields.String(metadata={"description": "The new secret, shown once."})
+    previous_secret_expires_at = fields.DateTime(required=True, allow_none=True)
+
+
+class WebhookRedelivery(Answer):
+    id = fields.String(required=True)
+    redelivered = fields.Integer(required=True)
+
+
+class WebhookMessage(Answer):
+    id = fields.String(required=True, metadata={"description": "The webhook-id header."})
+    event_id = fields.String(required=True)
+    event_type = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(WEBHOOK_MESSAGE_STATES))
+    attempts = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    next_attempt_at = fields.DateTime(required=True, allow_none=True)
+    last_attempt_at = fields.DateTime(required=True, allow_none=True)
+    delivered_at = fields.DateTime(required=True, allow_none=True)
+
+
+class WebhookMessageList(_Page):
+    data = fields.List(fields.Nested(WebhookMessage), required=True)
+
+
+class WebhookAttempt(Answer):
+    id = fields.String(required=True)
+    message_id = fields.String(required=True)
+    event_type = fields.String(required=True)
+    attempt = fields.Integer(required=True)
+    started_at = fields.DateTime(required=True)
+    outcome = fields.String(
+        required=True, validate=validate.OneOf(["in_flight", "succeeded", "failed", "abandoned"])
+    )
+    http_status = fields.Integer(required=True, allow_none=True)
+    latency_ms = fields.Integer(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    response_excerpt = fields.String(
+        required=True, allow_none=True, metadata={"description": "The answer's first 1 KiB."}
+    )
+
+
+class WebhookAttemptList(_Page):
+    data = fields.List(fields.Nested(WebhookAttempt), required=True)

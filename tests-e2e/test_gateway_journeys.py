@@ -1,9 +1,9 @@
 """The public API through the running gateway, as merchants meet it: credentials in, tokens out,
-and one merchant kept out of another's payments.
+and one merchant kept out of everything of another's: payments, refunds, balances, ledger
+entries, settlement batches and their reports.
 
-Merchants are made per test through the gateway's admin API (an operator's token signed with the
-cluster's development key, which the gateway imported as its first signing key, as
-``localcluster token --admin`` and payctl do); their tokens come from ``POST /v1/auth/token``.
+Merchants are made per test through the gateway's admin API (an operator's token); their
+tokens come from ``POST /v1/auth/token`` (``conftest.py``).
 """
 
 from __future__ import annotations
@@ -12,64 +12,25 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
+from e2e_clients import Merchant, Operator, client
+from e2e_observe import Topics
+from e2e_settlement import batch_closed_with, item_of
 from jwt.algorithms import RSAAlgorithm
 
-from paykit.auth.audiences import OPERATOR_SCOPES
-from paykit.auth.jwt import SigningKey, generate_signing_key
-from paykit.testing import wait_until
+from paykit.auth.jwt import generate_signing_key
 
 pytestmark = pytest.mark.e2e
 
-TIMEOUT = 60.0
 # GATEWAY_MAX_BODY_BYTES's default (64 KiB); the test cluster keeps it.
 MAX_BODY_BYTES = 64 * 1024
-
-
-@dataclass
-class Merchant:
-    """A merchant made through the admin API, with its first key and the gateway as it sees it."""
-
-    merchant_id: str
-    key_id: str
-    client_id: str
-    client_secret: str
-    api: httpx.Client
-    access_token: str
-
-    def create_payment(self, amount: int = 3000) -> dict[str, Any]:
-        response = self.api.post(
-            "/v1/payments",
-            json={"amount": amount, "currency": "EUR", "payment_method": "pm_card_visa"},
-            headers={"Idempotency-Key": uuid.uuid4().hex},
-        )
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
-
-    def payment(self, payment_id: str) -> dict[str, Any]:
-        response = self.api.get(f"/v1/payments/{payment_id}")
-        assert response.status_code == 200, response.text
-        found: dict[str, Any] = response.json()
-        return found
-
-    def payment_ids(self) -> list[str]:
-        response = self.api.get("/v1/payments")
-        assert response.status_code == 200, response.text
-        return [payment["id"] for payment in response.json()["data"]]
-
-
-def _gateway(**headers: str) -> httpx.Client:
-    return httpx.Client(base_url=os.environ["GATEWAY_URL"], timeout=15, headers=headers)
 
 
 def _token(gateway: httpx.Client, client_id: str, client_secret: str) -> httpx.Response:
@@ -78,102 +39,49 @@ def _token(gateway: httpx.Client, client_id: str, client_secret: str) -> httpx.R
     )
 
 
-@pytest.fixture
-def gateway() -> Iterator[httpx.Client]:
-    """The gateway without a token, once it answers."""
-    with _gateway() as client:
-
-        def ready() -> bool:
-            try:
-                return client.get("/readyz").status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        assert wait_until(ready, timeout=TIMEOUT), "the gateway never became ready"
-        yield client
-
-
-@pytest.fixture
-def gateway_admin(signing_key: SigningKey, gateway: httpx.Client) -> Iterator[httpx.Client]:
-    token = signing_key.issue(
-        issuer=os.environ["AUTH_ISSUER"],
-        audience=os.environ["AUTH_ADMIN_AUDIENCE"],
-        subject="ops_e2e_gateway",
-        ttl=timedelta(minutes=10),
-        scopes=OPERATOR_SCOPES,
-    )
-    with _gateway(Authorization=f"Bearer {token}") as client:
-        yield client
-
-
-@pytest.fixture
-def new_merchant(
-    gateway: httpx.Client, gateway_admin: httpx.Client
-) -> Iterator[Callable[[], Merchant]]:
-    """``new_merchant()``: a fresh merchant, its first key, and a token from the gateway."""
-    clients: list[httpx.Client] = []
-
-    def make() -> Merchant:
-        made = gateway_admin.post("/v1/admin/merchants", json={"name": f"e2e {uuid.uuid4().hex}"})
-        assert made.status_code == 201, made.text
-        body = made.json()
-        issued = _token(gateway, body["client_id"], body["client_secret"])
-        assert issued.status_code == 200, issued.text
-        access_token = issued.json()["access_token"]
-        api = _gateway(Authorization=f"Bearer {access_token}")
-        clients.append(api)
-        return Merchant(
-            body["merchant_id"],
-            body["key_id"],
-            body["client_id"],
-            body["client_secret"],
-            api,
-            access_token,
-        )
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-def _wait_for_status(merchant: Merchant, payment_id: str, status: str) -> dict[str, Any]:
-    assert wait_until(
-        lambda: merchant.payment(payment_id)["status"] == status, timeout=TIMEOUT, interval=0.2
-    ), f"{payment_id} never became {status}: {merchant.payment(payment_id)}"
-    return merchant.payment(payment_id)
-
-
-def test_a_merchant_cannot_read_list_or_refund_another_merchants_payment(
-    new_merchant: Callable[[], Merchant],
+def test_a_merchant_sees_nothing_of_another_merchants_payments_money_or_settlements(
+    new_merchant: Callable[[], Merchant], operator: Operator, topics: Topics
 ) -> None:
     owner, other = new_merchant(), new_merchant()
     payment = owner.create_payment(amount=4000)
-    before = _wait_for_status(owner, payment["id"], "succeeded")
+    owner.wait_for_status(payment["id"], "succeeded")
+    item_of(topics, owner.merchant_id, payment["id"])
+    batch, _ = batch_closed_with(owner, operator, payment["id"])
+    owners_balances = owner.balances()
 
     read = other.api.get(f"/v1/payments/{payment['id']}")
-    listed = other.payment_ids()
-    refund = other.api.post(
-        f"/v1/payments/{payment['id']}/refunds",
-        json={"amount": 1000},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-    )
+    refund = other.post_refund(payment["id"], 1000)
     refunds = other.api.get(f"/v1/payments/{payment['id']}/refunds")
+    settlement = other.api.get(f"/v1/settlements/{batch['id']}")
+    report = other.api.get(f"/v1/settlements/{batch['id']}/report.csv")
 
-    assert read.status_code == 404, read.text
-    assert payment["id"] not in listed
-    assert refund.status_code == 404, refund.text
-    assert refunds.status_code == 404, refunds.text
+    assert {
+        "payment": read.status_code,
+        "refund": refund.status_code,
+        "refunds": refunds.status_code,
+        "settlement": settlement.status_code,
+        "report": report.status_code,
+    } == dict.fromkeys(["payment", "refund", "refunds", "settlement", "report"], 404)
+    assert payment["id"] not in other.payment_ids()
+    assert other.settlements() == []
+    assert other.balances() == {}
+    assert [other.entries(account) for account in ("escrow", "payable", "receivable")] == [
+        [],
+        [],
+        [],
+    ]
     after = owner.payment(payment["id"])
-    assert after["status"] == "succeeded" and after["amount_refunded"] == 0
-    assert after == before
-    assert owner.api.get(f"/v1/payments/{payment['id']}/refunds").json()["data"] == []
+    assert (after["status"], after["amount_refunded"]) == ("succeeded", 0)
+    assert owner.refunds(payment["id"]) == []
+    assert owner.balances() == owners_balances
+    assert [b["id"] for b in owner.settlements()] == [batch["id"]]
 
 
 def test_a_revoked_key_gets_no_token(
-    new_merchant: Callable[[], Merchant], gateway: httpx.Client, gateway_admin: httpx.Client
+    new_merchant: Callable[[], Merchant], gateway: httpx.Client, operator: Operator
 ) -> None:
     merchant = new_merchant()
-    revoked = gateway_admin.post(
+    revoked = operator.admin.post(
         f"/v1/admin/merchants/{merchant.merchant_id}/keys/{merchant.key_id}/revoke"
     )
     assert revoked.status_code == 200, revoked.text
@@ -212,7 +120,7 @@ def test_a_body_over_the_limit_is_413_and_creates_nothing(
     assert response.status_code == 413, response.text
     assert response.json()["code"] == "payload_too_large"
     merchant.api.close()  # the refused connection is not reused (the next test says why)
-    with _gateway(Authorization=f"Bearer {merchant.access_token}") as fresh:
+    with client(str(merchant.api.base_url), merchant.access_token) as fresh:
         assert fresh.get("/v1/payments").json()["data"] == []
 
 

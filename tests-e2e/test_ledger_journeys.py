@@ -1,136 +1,147 @@
-"""A payment through the PSP ends in the ledger: its entries and the merchant's balance are
-visible through the ledger's read API, the refund takes from escrow, and every transaction is
-announced on ledger-events."""
+"""Refunds in the merchant's money: a partial then a full refund takes the whole amount back
+(the ledger keeps the fee, which the merchant then owes); a refund before its payment is
+settled is netted in the same batch; one after its payment was paid out becomes receivable and
+is netted against the next batch. Every step is seen through the merchant's balances and
+entries at the gateway, its batches and reports, and ledger-events."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Callable, Iterator
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable
 
-import httpx
 import pytest
+from e2e_clients import Merchant, Operator
+from e2e_observe import Psp, Topics, at_least, eventually, told
+from e2e_settlement import (
+    ZERO,
+    balances_become,
+    batch_closed_with,
+    item_of,
+    paid_and_itemised,
+    paid_out,
+    report_totals,
+)
 
-from payevents import Envelope
-from payevents.topics import LEDGER_EVENTS
-from paykit.auth.jwt import SigningKey
+from payevents.topics import LEDGER_EVENTS, PAYMENT_EVENTS
 
 pytestmark = pytest.mark.e2e
 
-AMOUNT = 3000
-# The local cluster's default fee policy for EUR: 140 basis points + 25 cents.
-FEE = (AMOUNT * 140 + 5000) // 10000 + 25
+
+def _refund_succeeds(merchant: Merchant, payment_id: str, amount: int) -> dict[str, object]:
+    refund = merchant.refund(payment_id, amount)
+    assert (refund["amount"], refund["status"]) == (amount, "requested")
+
+    def succeeded() -> bool:
+        return any(
+            r["id"] == refund["id"] and r["status"] == "succeeded"
+            for r in merchant.refunds(payment_id)
+        )
+
+    eventually(succeeded, f"refund {refund['id']} of {payment_id} to succeed")
+    return refund
 
 
-def _client(token: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=os.environ["LEDGER_URL"],
-        timeout=10,
-        headers={"Authorization": f"Bearer {token}"},
-    )
-
-
-@pytest.fixture
-def ledger(signing_key: SigningKey, merchant: str) -> Iterator[httpx.Client]:
-    """The ledger's read API as the merchant sees it."""
-    token = signing_key.issue(
-        issuer=os.environ["AUTH_ISSUER"],
-        audience=os.environ["AUTH_AUDIENCE"],
-        subject=merchant,
-        ttl=timedelta(minutes=10),
-        scopes=("payments:read",),
-    )
-    with _client(token) as client:
-        yield client
-
-
-@pytest.fixture
-def ledger_admin(signing_key: SigningKey) -> Iterator[httpx.Client]:
-    token = signing_key.issue(
-        issuer=os.environ["AUTH_ISSUER"],
-        audience=os.environ["AUTH_ADMIN_AUDIENCE"],
-        subject="ops_e2e",
-        ttl=timedelta(minutes=10),
-        scopes=("ledger:admin",),
-    )
-    with _client(token) as client:
-        yield client
-
-
-def _escrow_reaches(ledger: httpx.Client, amount: int) -> Callable[[], dict[str, Any] | None]:
-    def probe() -> dict[str, Any] | None:
-        response = ledger.get("/balances")
-        assert response.status_code == 200, response.text
-        found = [b for b in response.json()["data"] if b["currency"] == "EUR"]
-        return found[0] if found and found[0]["escrow"] == amount else None
-
-    probe.__name__ = f"escrow to reach {amount}"
-    return probe
-
-
-def test_a_payment_and_its_refund_end_in_the_merchants_ledger(
-    create_payment: Callable[..., dict[str, Any]],
-    wait_for_status: Callable[[str, str], dict[str, Any]],
-    payments: httpx.Client,
-    ledger: httpx.Client,
-    ledger_admin: httpx.Client,
-    events_about: Callable[[str, str], list[Envelope]],
-    eventually: Callable[..., Any],
-    merchant: str,
+def test_a_partial_then_a_full_refund_returns_the_amount_and_the_merchant_owes_the_fee(
+    merchant: Merchant,
+    psp: Psp,
+    topics: Topics,
+    fee: Callable[[int], int],
 ) -> None:
-    payment = create_payment("pm_card_visa", amount=AMOUNT)
-    wait_for_status(payment["id"], "succeeded")
+    amount = 5000
+    net = amount - fee(amount)
+    payment = merchant.create_payment(amount)
+    merchant.wait_for_status(payment["id"], "succeeded")
+    balances_become(merchant, {"escrow": net, "payable": 0, "receivable": 0})
 
-    balance = eventually(_escrow_reaches(ledger, AMOUNT - FEE))
-    assert balance == {"currency": "EUR", "escrow": AMOUNT - FEE, "payable": 0, "receivable": 0}
-    page = ledger.get("/accounts/escrow/entries", params={"currency": "EUR"}).json()
-    [entry] = page["data"]
-    assert entry["kind"] == "payment"
-    assert (entry["direction"], entry["amount"]) == ("credit", AMOUNT - FEE)
-    posted = ledger.get(f"/transactions/{entry['transaction_id']}").json()
-    assert posted["payment_id"] == payment["id"]
-    assert {(e["account"], e["direction"], e["amount"]) for e in posted["entries"]} == {
-        ("psp_clearing", "debit", AMOUNT),
-        (f"merchant:{merchant}:escrow", "credit", AMOUNT - FEE),
-        ("platform:fees", "credit", FEE),
-    }
+    _refund_succeeds(merchant, payment["id"], 2000)
+    partly = merchant.wait_for_status(payment["id"], "partially_refunded")
+    assert partly["amount_refunded"] == 2000
+    balances_become(merchant, {"escrow": net - 2000, "payable": 0, "receivable": 0})
 
-    refund = payments.post(
-        f"/payments/{payment['id']}/refunds",
-        json={"amount": 1000},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-    )
-    assert refund.status_code == 201, refund.text
-    eventually(_escrow_reaches(ledger, AMOUNT - FEE - 1000))
+    _refund_succeeds(merchant, payment["id"], amount - 2000)
+    whole = merchant.wait_for_status(payment["id"], "refunded")
+    assert whole["amount_refunded"] == amount
+    # escrow gave what it held; the rest, the fee the platform keeps, is owed by the merchant
+    balances_become(merchant, {"escrow": 0, "payable": 0, "receivable": amount - net})
+    assert merchant.moves("escrow") == [
+        ("payment", "credit", net),
+        ("refund", "debit", 2000),
+        ("refund", "debit", net - 2000),
+    ]
+    assert merchant.moves("receivable") == [("refund", "debit", amount - net)]
 
-    announced = eventually(
-        lambda: (e := events_about(LEDGER_EVENTS.name, merchant)) and len(e) >= 2 and e
-    )
-    assert [e.data["kind"] for e in announced] == ["payment", "refund"]
-    assert announced[0].data["transaction_id"] == entry["transaction_id"]
-    trial = ledger_admin.get("/admin/trial-balance").json()
-    assert trial["balanced"] is True
+    beyond = merchant.post_refund(payment["id"], 1)
+    assert (beyond.status_code, beyond.json()["code"]) == (409, "payment_not_refundable")
+    assert [(r["amount"], r["status"]) for r in merchant.refunds(payment["id"])] == [
+        (2000, "succeeded"),
+        (amount - 2000, "succeeded"),
+    ]
+    counted = told(topics, PAYMENT_EVENTS.name, payment["id"], "refund.succeeded")
+    assert (counted["refund.requested"], counted["refund.succeeded"]) == (2, 2)
+    assert [d["type"] for d in psp.deliveries(payment["id"])].count("refund.status") == 2
+    announced = at_least(topics, LEDGER_EVENTS.name, merchant.merchant_id, 3)
+    assert [e.data["kind"] for e in announced] == ["payment", "refund", "refund"]
 
 
-def test_a_merchant_cannot_read_another_merchants_transaction(
-    create_payment: Callable[..., dict[str, Any]],
-    wait_for_status: Callable[[str, str], dict[str, Any]],
-    ledger: httpx.Client,
-    signing_key: SigningKey,
-    eventually: Callable[..., Any],
+def test_a_refund_before_its_payment_is_settled_is_netted_in_the_same_batch(
+    merchant: Merchant,
+    operator: Operator,
+    topics: Topics,
+    fee: Callable[[int], int],
 ) -> None:
-    payment = create_payment("pm_card_visa", amount=AMOUNT)
-    wait_for_status(payment["id"], "succeeded")
-    eventually(_escrow_reaches(ledger, AMOUNT - FEE))
-    [entry] = ledger.get("/accounts/escrow/entries", params={"currency": "EUR"}).json()["data"]
-    other = signing_key.issue(
-        issuer=os.environ["AUTH_ISSUER"],
-        audience=os.environ["AUTH_AUDIENCE"],
-        subject=f"MER_{uuid.uuid4().hex[:12]}",
-        ttl=timedelta(minutes=5),
-        scopes=("payments:read",),
+    amount, refunded = 3000, 1000
+    fee_taken = fee(amount)
+    net = amount - fee_taken - refunded
+    payment = merchant.create_payment(amount)
+    merchant.wait_for_status(payment["id"], "succeeded")
+    _refund_succeeds(merchant, payment["id"], refunded)
+    balances_become(merchant, {"escrow": net, "payable": 0, "receivable": 0})
+    item_of(topics, merchant.merchant_id, payment["id"], kind="refund")
+
+    batch, _ = batch_closed_with(merchant, operator, payment["id"])
+
+    assert sorted((i["kind"], i["net_amount"]) for i in batch["items"]) == [
+        ("payment", amount - fee_taken),
+        ("refund", -refunded),
+    ]
+    assert (batch["gross_amount"], batch["refunded_amount"], batch["fee_amount"]) == (
+        amount,
+        refunded,
+        fee_taken,
     )
-    with _client(other) as stranger:
-        assert stranger.get(f"/transactions/{entry['transaction_id']}").status_code == 404
+    assert batch["net_amount"] == net
+    total = report_totals(merchant.settlement_report(batch["id"]))
+    assert (total["refunded_amount"], total["net_amount"]) == (str(refunded), str(net))
+    paid_out(merchant, operator, batch["id"], net)
+
+
+def test_a_refund_after_the_payout_is_owed_and_netted_against_the_next_batch(
+    merchant: Merchant,
+    operator: Operator,
+    topics: Topics,
+    fee: Callable[[int], int],
+) -> None:
+    amount, refunded = 3000, 1000
+    net = amount - fee(amount)
+    first = paid_and_itemised(merchant, topics, amount, net)
+    paid_first, _ = batch_closed_with(merchant, operator, first)
+    paid_out(merchant, operator, paid_first["id"], net)
+
+    _refund_succeeds(merchant, first, refunded)
+    balances_become(merchant, {"escrow": 0, "payable": 0, "receivable": refunded})
+    second = paid_and_itemised(merchant, topics, amount, net)
+    assert merchant.balances() == {"escrow": net, "payable": 0, "receivable": refunded}
+
+    batch, _ = batch_closed_with(merchant, operator, second)
+
+    assert sorted((i["kind"], i["payment_id"], i["net_amount"]) for i in batch["items"]) == [
+        ("payment", second, net),
+        ("refund", first, -refunded),
+    ]
+    assert batch["net_amount"] == net - refunded
+    paid_out(merchant, operator, batch["id"], net - refunded)
+    # the closing took what the merchant owed out of escrow before the payable
+    assert merchant.moves("receivable") == [
+        ("refund", "debit", refunded),
+        ("settlement", "credit", refunded),
+    ]
+    assert merchant.balances() == ZERO

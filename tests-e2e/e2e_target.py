@@ -1,0 +1,334 @@
+"""Which running cluster the journeys talk to, how they reach it and how they disturb it.
+
+``PAY_E2E_TARGET`` chooses: ``local`` (the default, what ``make test`` runs: the cluster
+``localcluster up`` started, whose addresses ``cluster.env`` exports) or ``compose`` (the
+containers of ``docker compose up``, found through the Docker engine with the ``docker`` SDK,
+reached on the ports compose published). The journeys see only a ``Target``: the public
+addresses, Kafka, the PSP's webhook secret, an operator's token, the settings a process runs
+with, and ``Processes`` to kill or restart one. A target that cannot be reached raises
+``TargetUnavailable`` with the reason; the suite skips every journey with it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from localcluster.processes import alive
+from paykit.auth.audiences import OPERATOR_SCOPES
+from paykit.auth.jwt import SigningKey
+
+RESTART_TIMEOUT = 60.0
+COMPOSE_PROJECT = "payments"  # docker-compose.yml's `name:`
+# The compose service (and Procfile name) of each address; every web process listens on 8080.
+_WEB_PROCESSES = {
+    "gateway": "gateway-web",
+    "payment": "payment-api",
+    "webhook": "webhook-web",
+    "ledger": "ledger-web",
+    "settlement": "settlement-web",
+    "psp": "psp-web",
+}
+
+
+class TargetUnavailable(Exception):
+    """The chosen cluster cannot be reached; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Base URLs. ``gateway`` and ``webhook`` are public; ``ledger`` and ``settlement`` serve
+    the operators' admin APIs payctl drives; ``payment`` is internal (for checks of internals);
+    ``psp`` is the outside world, with its test controls."""
+
+    gateway: str
+    payment: str
+    webhook: str
+    ledger: str
+    settlement: str
+    psp: str
+
+    @property
+    def psp_webhook(self) -> str:
+        return f"{self.webhook}/webhooks/psp"
+
+
+class Processes(Protocol):
+    """Disturbs one process of the platform by its Procfile (and compose service) name."""
+
+    def instance(self, name: str) -> str:
+        """What tells one run of the process from the next (a pid, a container start)."""
+        ...
+
+    def kill(self, name: str) -> None:
+        """SIGKILL it; return once a new instance runs."""
+        ...
+
+    def restart(self, name: str) -> None:
+        """Stop it gracefully (SIGTERM); return once a new instance runs."""
+        ...
+
+    def log_mark(self, name: str) -> str:
+        """A mark in the process's log, for ``logs_since``."""
+        ...
+
+    def logs_since(self, name: str, mark: str) -> str:
+        """What the process logged after ``mark``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str
+    endpoints: Endpoints
+    kafka_bootstrap_servers: str
+    webhook_secret: str
+    issuer: str
+    audience: str
+    admin_audience: str
+    processes: Processes
+    operator_token: Callable[[], str]
+    settings: Callable[[str, str], str | None]  # (process, variable) -> its value
+    # The development key the gateway imported as its first signing key (local only): with it
+    # a journey can name a merchant id, as the bank-account settings of some journeys need.
+    development_key: SigningKey | None = None
+    metrics_port_base: int | None = None  # METRICS_HTTP_PORT (local only)
+
+
+def select_target(environ: Mapping[str, str] = os.environ) -> Target:
+    kind = environ.get("PAY_E2E_TARGET", "local")
+    if kind == "local":
+        return local_target(environ)
+    if kind == "compose":
+        return compose_target(environ)
+    raise TargetUnavailable(f"PAY_E2E_TARGET is {kind!r}: choose local or compose")
+
+
+# --- the local cluster -------------------------------------------------------------------
+
+
+def local_target(environ: Mapping[str, str]) -> Target:
+    if "GATEWAY_URL" not in environ:
+        raise TargetUnavailable(
+            "no local cluster: run the journeys with `make test`, or load a cluster's "
+            "cluster.env (`set -a; . .local/<cluster>/cluster.env; set +a`)"
+        )
+    key = SigningKey(
+        Path(environ["AUTH_SIGNING_KEY_PATH"]).read_bytes(), environ["AUTH_SIGNING_KEY_ID"]
+    )
+    issuer, admin_audience = environ["AUTH_ISSUER"], environ["AUTH_ADMIN_AUDIENCE"]
+
+    def operator_token() -> str:
+        return key.issue(
+            issuer=issuer,
+            audience=admin_audience,
+            subject="ops_e2e",
+            ttl=timedelta(minutes=30),
+            scopes=OPERATOR_SCOPES,
+        )
+
+    return Target(
+        kind="local",
+        endpoints=Endpoints(
+            gateway=environ["GATEWAY_URL"],
+            payment=environ["PAYMENT_URL"],
+            webhook=environ["WEBHOOK_URL"],
+            ledger=environ["LEDGER_URL"],
+            settlement=environ["SETTLEMENT_URL"],
+            psp=environ["PSP_URL"],
+        ),
+        kafka_bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"],
+        webhook_secret=environ["PSP_WEBHOOK_SECRETS"].split(",")[0].strip(),
+        issuer=issuer,
+        audience=environ["AUTH_AUDIENCE"],
+        admin_audience=admin_audience,
+        # make test exports the services' settings before it starts them and the tests
+        processes=SupervisedProcesses(Path(environ["AUTH_JWKS_PATH"]).parents[1]),
+        operator_token=operator_token,
+        settings=lambda _process, variable: environ.get(variable),
+        development_key=key,
+        metrics_port_base=int(environ["METRICS_HTTP_PORT"]),
+    )
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = RESTART_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.1)
+
+
+class SupervisedProcesses:
+    """The local supervisor's processes: pid files in ``<state>/run``, logs in ``<state>/logs``;
+    the supervisor restarts whatever exits."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def _pid(self, name: str) -> int | None:
+        try:
+            return int((self.state_dir / "run" / f"svc-{name}.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def instance(self, name: str) -> str:
+        return str(self._pid(name))
+
+    def _signal_and_await_restart(self, name: str, sent: signal.Signals) -> None:
+        old = self._pid(name)
+        if old is None:
+            raise LookupError(f"{name} does not run on this cluster")
+        os.kill(old, sent)
+
+        def replaced() -> bool:
+            new = self._pid(name)
+            return new is not None and new != old and alive(new)
+
+        _wait(replaced, f"the supervisor to restart {name} after {sent.name}")
+
+    def kill(self, name: str) -> None:
+        self._signal_and_await_restart(name, signal.SIGKILL)
+
+    def restart(self, name: str) -> None:
+        self._signal_and_await_restart(name, signal.SIGTERM)
+
+    def _log(self, name: str) -> Path:
+        return self.state_dir / "logs" / f"svc-{name}.log"
+
+    def log_mark(self, name: str) -> str:
+        return str(self._log(name).stat().st_size)
+
+    def logs_since(self, name: str, mark: str) -> str:
+        with self._log(name).open(errors="replace") as log:
+            log.seek(int(mark))
+            return log.read()
+
+
+# --- docker compose ----------------------------------------------------------------------
+
+
+def compose_target(environ: Mapping[str, str], client: Any = None) -> Target:
+    """The compose project's running containers (``PAY_COMPOSE_PROJECT``, default ``payments``);
+    ``client`` is a ``docker.DockerClient`` (from the environment: ``DOCKER_HOST``...)."""
+    project = environ.get("PAY_COMPOSE_PROJECT", COMPOSE_PROJECT)
+    if client is None:
+        client = _docker_client()
+    containers = ComposeContainers(client, project)
+    web = {role: containers.published_url(name, 8080) for role, name in _WEB_PROCESSES.items()}
+    gateway_env, webhook_env = containers.env("gateway-web"), containers.env("webhook-web")
+    kafka = environ.get("PAY_E2E_KAFKA_BOOTSTRAP_SERVERS") or containers.published_address(
+        "kafka", 9092
+    )
+
+    def operator_token() -> str:
+        return containers.run("gateway-web", ["gateway", "admin-token", "--minutes", "30"])
+
+    return Target(
+        kind="compose",
+        endpoints=Endpoints(**web),
+        kafka_bootstrap_servers=kafka,
+        webhook_secret=webhook_env["PSP_WEBHOOK_SECRETS"].split(",")[0].strip(),
+        issuer=gateway_env.get("AUTH_ISSUER", "payments-gateway"),
+        audience=gateway_env.get("AUTH_AUDIENCE", "payments-api"),
+        admin_audience=gateway_env.get("AUTH_ADMIN_AUDIENCE", "payments-admin"),
+        processes=containers,
+        operator_token=operator_token,
+        settings=lambda process, variable: containers.env(process).get(variable),
+    )
+
+
+def _docker_client() -> Any:
+    import docker  # type: ignore[import-untyped]  # needed only for this target
+    from docker.errors import DockerException  # type: ignore[import-untyped]
+
+    try:
+        client = docker.from_env(timeout=5)
+        client.ping()
+    except DockerException as error:
+        raise TargetUnavailable(f"no Docker engine answered: {error}") from None
+    return client
+
+
+class ComposeContainers:
+    """One compose project's containers, by service name (its ``com.docker.compose.*`` labels)."""
+
+    def __init__(self, client: Any, project: str) -> None:
+        self.client, self.project = client, project
+        if not self._running():
+            raise TargetUnavailable(
+                f"no container of compose project {project!r} runs: `docker compose up -d`"
+            )
+
+    def _running(self) -> list[Any]:
+        label = f"com.docker.compose.project={self.project}"
+        return list(self.client.containers.list(filters={"label": label}))
+
+    def container(self, service: str) -> Any:
+        found = [
+            c for c in self._running() if c.labels.get("com.docker.compose.service") == service
+        ]
+        if not found:
+            raise TargetUnavailable(f"compose project {self.project!r} runs no {service}")
+        return found[0]
+
+    def published_address(self, service: str, port: int) -> str:
+        bindings = self.container(service).ports.get(f"{port}/tcp") or []
+        if not bindings:
+            raise TargetUnavailable(f"{service} publishes no port for {port}/tcp")
+        host = bindings[0]["HostIp"]
+        return f"{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{bindings[0]['HostPort']}"  # noqa: S104
+
+    def published_url(self, service: str, port: int) -> str:
+        return f"http://{self.published_address(service, port)}"
+
+    def env(self, service: str) -> dict[str, str]:
+        pairs = self.container(service).attrs["Config"]["Env"] or []
+        return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+
+    def run(self, service: str, command: list[str]) -> str:
+        exit_code, output = self.container(service).exec_run(command)
+        if exit_code != 0:
+            raise RuntimeError(f"{' '.join(command)} in {service} exited {exit_code}: {output!r}")
+        return str(output.decode().strip())
+
+    def instance(self, service: str) -> str:
+        attrs = self.container(service).attrs
+        return f"{attrs['Id']}@{attrs['State']['StartedAt']}"
+
+    def _await_new_instance(self, service: str, old: str) -> None:
+        def replaced() -> bool:
+            try:
+                return self.instance(service) != old
+            except TargetUnavailable:
+                return False
+
+        _wait(replaced, f"{service} to run again")
+
+    def kill(self, service: str) -> None:
+        """``docker kill`` counts as a manual stop, so no restart policy brings it back: start
+        it again, as the local supervisor would."""
+        container, old = self.container(service), self.instance(service)
+        container.kill(signal="SIGKILL")
+        container.wait(timeout=RESTART_TIMEOUT)
+        container.start()
+        self._await_new_instance(service, old)
+
+    def restart(self, service: str) -> None:
+        container, old = self.container(service), self.instance(service)
+        container.stop(timeout=30)
+        container.start()
+        self._await_new_instance(service, old)
+
+    def log_mark(self, service: str) -> str:
+        return str(int(time.time()))
+
+    def logs_since(self, service: str, mark: str) -> str:
+        logs: bytes = self.container(service).logs(since=int(mark))
+        return logs.decode(errors="replace")

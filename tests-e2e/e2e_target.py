@@ -11,9 +11,11 @@ with, and ``Processes`` to kill or restart one. A target that cannot be reached 
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -248,12 +250,17 @@ def _docker_client() -> Any:
     import docker  # type: ignore[import-untyped]  # needed only for this target
     from docker.errors import DockerException  # type: ignore[import-untyped]
 
-    try:
-        client = docker.from_env(timeout=5)
-        client.ping()
-    except DockerException as error:
-        raise TargetUnavailable(f"no Docker engine answered: {error}") from None
-    return client
+    with warnings.catch_warnings():
+        # the SDK leaves the socket of a connection that failed to the garbage collector
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            client = docker.from_env(timeout=5)
+            client.ping()
+            return client
+        except (DockerException, OSError) as error:  # requests' errors are OSErrors
+            reason = " ".join(str(error).split())
+        gc.collect()
+    raise TargetUnavailable(f"no Docker engine answered: {reason}")
 
 
 class ComposeContainers:

@@ -29,7 +29,7 @@ from localcluster.chaos.schedule import (
     journey_schedule,
     random_schedule,
 )
-from localcluster.chaos.scheduled import FaultResult, ScheduleResult
+from localcluster.chaos.scheduled import LEFT_OUT, FaultResult, ScheduleResult
 from localcluster.config import load_config
 from paykit.testing import wait_until
 
@@ -173,6 +173,13 @@ def test_a_fault_line_gives_its_recovery_and_when_its_payments_in_flight_were_fi
         "   1. +   0.0s SIGKILL payment-relay: over after 0.0s, recovered in 2.5s, "
         "the 7 in flight final after 9.1s"
     )
+
+
+def test_a_fault_left_out_passes_saying_it_was_not_struck() -> None:
+    result = _result(LEFT_OUT)
+
+    assert result.ok and result.recovery_figures() == ""
+    assert result.faults[0].describe().endswith("not struck: its processes never ran steadily")
 
 
 def test_make_chaos_draws_and_prints_a_seed_when_given_none() -> None:

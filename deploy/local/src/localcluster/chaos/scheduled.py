@@ -50,23 +50,25 @@ class FaultResult:
         return self.recovery.seconds is not None and not self.recovery.waiting_for
 
     def describe(self) -> str:
-        took, drained, flying = (
-            self.recovery.seconds,
-            self.recovery.drained,
-            self.recovery.in_flight,
-        )
+        when = f"{self.number:>2}. +{self.struck_at:6.1f}s"
+        return f"  {when} {self.fault.describe()}: {self._verdict()}"
+
+    def _verdict(self) -> str:
+        recovery = self.recovery
+        took, drained, flying = recovery.seconds, recovery.drained, recovery.in_flight
+        if recovery.left_out:
+            return "not struck: its processes never ran steadily"
+        over = f"over after {self.lasted:.1f}s, "
         if took is None:
-            verdict = f"NOT recovered in time (waiting for {self.recovery.waiting_for})"
-        elif drained is None and flying:
-            verdict = f"recovered in {took:.1f}s, but its {flying} in flight NOT all final in time"
-        else:
-            verdict = f"recovered in {took:.1f}s"
-            if drained is not None:
-                verdict += f", the {flying} in flight final after {drained:.1f}s"
-        return (
-            f"  {self.number:>2}. +{self.struck_at:6.1f}s {self.fault.describe()}: over after "
-            f"{self.lasted:.1f}s, {verdict}"
+            return f"{over}NOT recovered in time (waiting for {recovery.waiting_for})"
+        if drained is None and flying:
+            return (
+                f"{over}recovered in {took:.1f}s, but its {flying} in flight NOT all final in time"
+            )
+        in_flight = (
+            "" if drained is None else f", the {flying} in flight final after {drained:.1f}s"
         )
+        return f"{over}recovered in {took:.1f}s{in_flight}"
 
 
 @dataclass

@@ -58,9 +58,11 @@ ADOPTED_LOGGERS: Final = (
     "kafka",
     "psycopg",
     "psycopg.pool",
+    "httpx",
 )
-# Chatty at INFO (every rebalance step, every pooled connection): only their warnings are kept.
-QUIET_LOGGERS: Final = frozenset({"kafka", "psycopg.pool"})
+# Chatty at INFO (every rebalance step, every pooled connection, every request an HTTP client
+# makes, which the caller logs with its own context): only their warnings are kept.
+QUIET_LOGGERS: Final = frozenset({"kafka", "psycopg.pool", "httpx"})
 
 
 class _KitHandler(logging.StreamHandler[TextIO]):

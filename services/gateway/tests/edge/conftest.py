@@ -1,24 +1,27 @@
 """A gateway edge in front of small, real upstream Flask apps that record what reached them.
 
-The upstreams are reached through httpx's WSGI transport (the real Flask request handling, no
-sockets); Redis is the cluster's own. Each test's merchant id is unique, so rate-limit buckets
-never carry over between tests.
+The upstreams are reached through werkzeug's test client (``WsgiUpstreams``: the real Flask
+request handling, no sockets); Redis is the cluster's own. Each test's merchant id is unique, so
+rate-limit buckets never carry over between tests.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import pytest
 import redis
 from flask import Flask, Response, jsonify, request
+from werkzeug.test import Client
 
+from gateway_service.adapters import upstream_http
 from gateway_service.adapters.ratelimit import MerchantRateLimits
+from gateway_service.adapters.upstream_http import UpstreamAnswer
 from gateway_service.edge_settings import EdgeSettings
 from gateway_service.entrypoints.docs import docs_blueprint
 from gateway_service.entrypoints.proxy import proxy_blueprint
@@ -79,6 +82,36 @@ class Upstreams:
         return app
 
 
+class WsgiUpstreams:
+    """The services as the edge's ``Upstreams`` sees them, answered by a Flask app in-process."""
+
+    def __init__(self, app: Flask) -> None:
+        self._client = Client(app)
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        query: str,
+        body: bytes | None,
+        headers: Sequence[tuple[str, str]],
+    ) -> UpstreamAnswer:
+        parts = urlsplit(url)
+        answer = self._client.open(
+            parts.path,
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            method=method,
+            query_string=query,
+            data=body,
+            headers=list(headers),
+        )
+        return UpstreamAnswer(answer.status_code, list(answer.headers.items()), answer.data)
+
+    def close(self) -> None:
+        pass
+
+
 @pytest.fixture(scope="session")
 def signing_key() -> SigningKey:
     return generate_signing_key("edge-test-key")
@@ -136,18 +169,18 @@ def make_gateway(
     bearer_auth: BearerAuth, upstreams: Upstreams, redis_client: redis.Redis
 ) -> Iterator[GatewayFactory]:
     """A gateway app; tests may give other settings, an upstream client or a Redis client."""
-    clients: list[httpx.Client] = []
+    clients: list[upstream_http.Upstreams] = []
 
     def make(
         settings: EdgeSettings = SETTINGS,
         *,
-        http: httpx.Client | None = None,
+        http: upstream_http.Upstreams | None = None,
         redis_for_limits: redis.Redis | None = None,
         **changes: Any,
     ) -> Flask:
         settings = replace(settings, **changes)
         if http is None:
-            http = httpx.Client(transport=httpx.WSGITransport(app=upstreams.app()))
+            http = WsgiUpstreams(upstreams.app())
         clients.append(http)
         app = create_flask_app("gateway")
         limits = MerchantRateLimits.from_settings(settings, redis_for_limits or redis_client)

@@ -7,12 +7,11 @@ import socket
 from collections.abc import Iterator
 from datetime import timedelta
 
-import httpx
 import pytest
 from flask import Response, jsonify
 
+from gateway_service.adapters.upstream_http import PooledUpstreams
 from gateway_service.edge_settings import EdgeSettings
-from gateway_service.entrypoints.proxy import upstream_client
 
 pytestmark = pytest.mark.integration
 
@@ -214,7 +213,7 @@ def test_an_unreachable_service_is_a_502(make_gateway, authorised) -> None:
     settings = EdgeSettings(
         payment_url=f"http://127.0.0.1:{_closed_port()}", ledger_url="x", settlement_url="x"
     )
-    app = make_gateway(settings, http=upstream_client(settings))
+    app = make_gateway(settings, http=PooledUpstreams(settings))
 
     answer = app.test_client().get("/v1/payments", headers=authorised)
 
@@ -231,7 +230,7 @@ def test_a_service_that_does_not_answer_in_time_is_a_504(
         settlement_url="x",
         upstream_timeout_seconds=0.3,
     )
-    app = make_gateway(settings, http=upstream_client(settings))
+    app = make_gateway(settings, http=PooledUpstreams(settings))
 
     answer = app.test_client().get("/v1/payments", headers=authorised)
 
@@ -284,7 +283,7 @@ def test_an_id_that_is_not_an_identifier_is_not_found_without_asking(
     assert upstreams.seen == []
 
 
-def test_upstream_client_uses_the_configured_timeouts() -> None:
+def test_the_upstream_pools_use_the_configured_timeouts() -> None:
     settings = EdgeSettings(
         payment_url="x",
         ledger_url="x",
@@ -292,5 +291,6 @@ def test_upstream_client_uses_the_configured_timeouts() -> None:
         connect_timeout_seconds=0.5,
         upstream_timeout_seconds=3.0,
     )
-    with upstream_client(settings) as client:
-        assert client.timeout == httpx.Timeout(3.0, connect=0.5)
+    upstreams = PooledUpstreams(settings)
+
+    assert (upstreams.timeout.connect_timeout, upstreams.timeout.read_timeout) == (0.5, 3.0)

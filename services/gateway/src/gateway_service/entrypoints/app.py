@@ -14,6 +14,7 @@ from gateway_service import edge_settings as edge_settings_module
 from gateway_service import settings as settings_module
 from gateway_service.adapters.key_encryption import UndecryptableKey
 from gateway_service.adapters.ratelimit import MerchantRateLimits
+from gateway_service.adapters.upstream_http import PooledUpstreams
 from gateway_service.bootstrap import GatewayService, bootstrap
 from gateway_service.domain.errors import (
     ApiKeyNotFound,
@@ -27,7 +28,7 @@ from gateway_service.edge_settings import EdgeSettings
 from gateway_service.entrypoints.admin_api import admin_blueprint
 from gateway_service.entrypoints.auth_api import auth_blueprint
 from gateway_service.entrypoints.docs import docs_blueprint
-from gateway_service.entrypoints.proxy import proxy_blueprint, upstream_client
+from gateway_service.entrypoints.proxy import proxy_blueprint
 from paykit.logging import configure_logging, get_logger
 from paykit.problems import Problem
 from paykit.web import create_flask_app, problem_response
@@ -81,7 +82,7 @@ def create_app(
 
 def register_edge(app: Flask, service: GatewayService, edge: EdgeSettings) -> None:
     """The public /v1 routes proxied to the services, their rate limits, OpenAPI and docs."""
-    http = upstream_client(edge)
+    http = PooledUpstreams(edge)
     service.closers.append(http.close)
     app.register_blueprint(
         proxy_blueprint(

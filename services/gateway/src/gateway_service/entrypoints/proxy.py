@@ -7,7 +7,7 @@ Register in ``create_app`` (after ``create_flask_app``)::
         proxy_blueprint(
             edge,
             auth=bearer_auth,  # paykit BearerAuth of the payments-api audience
-            http=upstream_client(edge),
+            http=PooledUpstreams(edge),
             rate_limits=MerchantRateLimits.from_settings(edge, redis_client),
         )
     )
@@ -25,12 +25,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_from_bytes, urlencode
 
-import httpx
 from flask import Blueprint, Response, g, request
 
 from gateway_service.adapters.ratelimit import MerchantRateLimits
+from gateway_service.adapters.upstream_http import (
+    UpstreamAnswer,
+    Upstreams,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
 from gateway_service.edge_settings import EdgeSettings
 from gateway_service.openapi.operations import IDENTIFIER, PROXIED, Operation, Upstream
 from paykit.logging import get_logger
@@ -65,19 +70,10 @@ _NOT_FORWARDED: Final = frozenset(
     | {REQUEST_ID_HEADER.lower(), CORRELATION_ID_HEADER.lower()}
 )
 _IDENTIFIER: Final = re.compile(IDENTIFIER)
+# RFC 3986's characters allowed in a query, and "%" of the escapes already there.
+_QUERY_SAFE: Final = "!$&'()*+,;=:@/?%-._~"
 
 _log = get_logger(__name__)
-
-
-def upstream_client(settings: EdgeSettings) -> httpx.Client:
-    """One pooled client per process; the timeouts are the edge settings'."""
-    return httpx.Client(
-        timeout=httpx.Timeout(
-            settings.upstream_timeout_seconds, connect=settings.connect_timeout_seconds
-        ),
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-    )
 
 
 def end_to_end_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -97,7 +93,7 @@ def proxy_blueprint(
     settings: EdgeSettings,
     *,
     auth: BearerAuth,
-    http: httpx.Client,
+    http: Upstreams,
     rate_limits: MerchantRateLimits,
 ) -> Blueprint:
     api = Blueprint("public_api", __name__)
@@ -119,15 +115,15 @@ def proxy_blueprint(
             (CORRELATION_ID_HEADER, current_correlation_id()),
         ]
         try:
-            answer = http.request(
-                operation.method, url, params=_query(operation), content=body, headers=headers
+            answer = http.send(
+                operation.method, url, query=_query(operation), body=body, headers=headers
             )
-        except httpx.TimeoutException:
+        except UpstreamTimeout:
             _log.warning("upstream_timeout", upstream=operation.upstream.value)
             raise Problem(
                 504, "upstream_timeout", detail="A service behind the gateway took too long."
             ) from None
-        except httpx.TransportError as error:
+        except UpstreamUnreachable as error:
             _log.warning(
                 "upstream_unreachable", upstream=operation.upstream.value, error=str(error)
             )
@@ -212,31 +208,29 @@ def _upstream_path(operation: Operation, path_values: Mapping[str, str]) -> str:
 
 def _query(operation: Operation) -> str:
     moved = {parameter.name for parameter in operation.query if parameter.into_path}
-    if not moved:
-        return request.query_string.decode("latin-1")
+    if not moved:  # as received, with any raw byte that is not ASCII percent-encoded
+        return quote_from_bytes(request.query_string, safe=_QUERY_SAFE)
     return urlencode([(k, v) for k, v in request.args.items(multi=True) if k not in moved])
 
 
-def _relay(operation: Operation, answer: httpx.Response) -> Response:
-    content_type = answer.headers.get("content-type", "")
-    if answer.status_code >= 500 and not content_type.startswith(MEDIA_TYPE):
-        _log.error("upstream_error", upstream=operation.upstream.value, status=answer.status_code)
+def _relay(operation: Operation, answer: UpstreamAnswer) -> Response:
+    content_type = answer.header("content-type")
+    if answer.status >= 500 and not content_type.startswith(MEDIA_TYPE):
+        _log.error("upstream_error", upstream=operation.upstream.value, status=answer.status)
         raise Problem(
             502, "upstream_error", detail="A service behind the gateway failed to answer."
         )
-    if answer.status_code >= 400 and not content_type.startswith(MEDIA_TYPE):
+    if answer.status >= 400 and not content_type.startswith(MEDIA_TYPE):
         # Refused by the service's web server before the service saw it (gunicorn answers an
         # over-long request line 414 in text/html): the status stands, the page does not.
-        _log.warning(
-            "upstream_refused", upstream=operation.upstream.value, status=answer.status_code
-        )
+        _log.warning("upstream_refused", upstream=operation.upstream.value, status=answer.status)
         raise Problem(
-            answer.status_code,
+            answer.status,
             "upstream_refused",
             detail="A service behind the gateway refused the request as sent.",
         )
-    response = Response(answer.content, status=answer.status_code)
+    response = Response(answer.content, status=answer.status)
     response.headers.clear()
-    for name, value in end_to_end_headers(answer.headers.multi_items()):
+    for name, value in end_to_end_headers(answer.headers):
         response.headers.add(name, value)
     return response

@@ -17,7 +17,8 @@ help:
 	@echo "make logs    the last lines of every log (FOLLOW=1 to follow)"
 	@echo "make token   a development JWT (MERCHANT=MER_x; ADMIN=1 for the admin APIs)"
 	@echo "make test    unit, integration and end-to-end tests on a throwaway cluster"
-	@echo "make chaos   broker-crash recovery rounds on a cluster of its own (ROUNDS=5 PAYMENTS=300)"
+	@echo "make chaos   faults drawn from a seed, timed to recovery, then the invariants (SEED=n DURATION=s)"
+	@echo "             JOURNEYS=1: every fault in turn first; ROUNDS=5 PAYMENTS=300: broker-crash rounds"
 	@echo "             BROKERS=3: one broker of three SIGKILLed under load, the longest pause"
 	@echo "make lint    ruff and mypy"
 
@@ -52,7 +53,8 @@ ifeq ($(BROKERS),3)
 	@$(RUN) python -m localcluster.chaos.broker_loss $(CHAOS_ARGS)
 else
 	@$(RUN) python -m localcluster.chaos $(if $(ROUNDS),--rounds $(ROUNDS)) \
-		$(if $(PAYMENTS),--payments $(PAYMENTS)) $(CHAOS_ARGS)
+		$(if $(SEED),--seed $(SEED)) $(if $(DURATION),--duration $(DURATION)) \
+		$(if $(JOURNEYS),--journeys) $(if $(PAYMENTS),--payments $(PAYMENTS)) $(CHAOS_ARGS)
 endif
 
 lint: deps

@@ -34,7 +34,8 @@ export WEBHOOK_RETRY_BASE_SECONDS="${WEBHOOK_RETRY_BASE_SECONDS:-1}"
 export WEBHOOK_RETRY_MAX_DELAY_SECONDS="${WEBHOOK_RETRY_MAX_DELAY_SECONDS:-2}"
 export WEBHOOK_RETRY_HORIZON_SECONDS="${WEBHOOK_RETRY_HORIZON_SECONDS:-20}"
 
-# One short broker-crash round (make chaos runs five, timed) on a cluster of its own.
+# Chaos on clusters of their own: the fault journeys with a short seeded schedule (make chaos
+# draws longer ones) and the broker-loss journey. PAY_CHAOS_TEST=0 leaves them out.
 export PAY_CHAOS_TEST="${PAY_CHAOS_TEST:-1}"
 
 state_root="${PAY_STATE_DIR:-$PWD/.local}"

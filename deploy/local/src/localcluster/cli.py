@@ -135,7 +135,7 @@ def down(config: ClusterConfig) -> None:
 
 
 def replication(config: ClusterConfig) -> Replication:
-    return Replication(config.replication_factor, config.min_insync_replicas)
+    return Replication.for_brokers(config.kafka_brokers)
 
 
 def broker(config: ClusterConfig, action: str, node_id: int) -> None:

@@ -129,12 +129,11 @@ class ClusterConfig:
 
     @property
     def replication_factor(self) -> int:
-        return 1 if self.kafka_brokers == 1 else 3
+        return replication_for(self.kafka_brokers)[0]
 
     @property
     def min_insync_replicas(self) -> int:
-        """With three replicas, an acks=all write survives one broker lost and needs two."""
-        return 1 if self.kafka_brokers == 1 else 2
+        return replication_for(self.kafka_brokers)[1]
 
     def ports(self) -> dict[str, int]:
         """Infrastructure ports by component; brokers after the first are ``kafka-<n>``."""
@@ -148,6 +147,12 @@ class ClusterConfig:
 
     def http_port(self, process: str) -> int:
         return self.http_base + HTTP_OFFSETS[process]
+
+
+def replication_for(brokers: int) -> tuple[int, int]:
+    """Replicas per partition and ``min.insync.replicas`` on ``brokers`` brokers: three and two
+    from three brokers, so an acks=all write survives one broker lost and is on two; else one."""
+    return (3, 2) if brokers >= 3 else (1, 1)
 
 
 def _port(environ: Mapping[str, str], variable: str, default: int | None, name: str) -> int:

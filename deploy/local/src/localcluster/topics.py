@@ -19,6 +19,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from localcluster.config import replication_for
 from localcluster.errors import ClusterError
 from payevents.topics import CATALOGUE, Topic, TopicSpec, physical_topics
 from paykit.consumer.inbox import DLQ_RETENTION, TOPIC_RETENTION
@@ -28,6 +29,10 @@ from paykit.consumer.inbox import DLQ_RETENTION, TOPIC_RETENTION
 class Replication:
     factor: int = 1
     min_insync: int = 1
+
+    @classmethod
+    def for_brokers(cls, brokers: int) -> Replication:
+        return cls(*replication_for(brokers))
 
 
 @dataclass
@@ -60,13 +65,19 @@ def topic_configs(spec: TopicSpec, replication: Replication = Replication()) -> 
 def ensure_topics(
     bootstrap_servers: str,
     catalogue: tuple[Topic, ...] = CATALOGUE,
-    replication: Replication = Replication(),
+    replication: Replication | None = None,
 ) -> TopicReport:
     """Create missing topics with ``replication``; refuse existing ones replicated otherwise,
-    since Kafka changes a topic's replica count only by reassigning every partition."""
+    since Kafka changes a topic's replica count only by reassigning every partition.
+
+    Without ``replication`` (``bootstrap`` on infrastructure run elsewhere, tests), it follows
+    the brokers the cluster has: three replicas from three brokers, else one.
+    """
     report = TopicReport()
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="localcluster-topics")
     try:
+        if replication is None:
+            replication = Replication.for_brokers(len(admin.describe_cluster()["brokers"]))
         replicas = existing_replicas(admin)
         current = {name: len(partitions) for name, partitions in replicas.items()}
         missing: list[NewTopic] = []

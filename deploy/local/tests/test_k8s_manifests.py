@@ -25,7 +25,7 @@ import yaml
 from ledger_service.settings import POSTER_GROUP, SETTLEMENT_POSTER_GROUP
 from localcluster.config import PROJECT_ROOT
 from localcluster.containers import BOOTSTRAP_IMAGE, DOCKERFILE_TEMPLATE, Process, processes
-from payevents.topics import CATALOGUE, PAYMENT_EVENTS, SETTLEMENT_EVENTS, Topic
+from payevents.topics import CATALOGUE, Topic
 from payment_service.settings import CHARGER_GROUP, STATUS_GROUP
 from settlement_service.settings import ITEMIZER_GROUP, PAYOUT_APPLIER_GROUP
 from webhook_service.entrypoints.merchant_webhooks import (
@@ -49,11 +49,6 @@ CONSUMER_GROUPS: dict[str, str] = {
     "settlement-payout-applier": PAYOUT_APPLIER_GROUP,
     "webhook-payment-notifier": PAYMENT_NOTIFIER_GROUP,
     "webhook-settlement-notifier": SETTLEMENT_NOTIFIER_GROUP,
-}
-# Groups the catalogue does not list yet (so it creates no retry tiers or DLQ for them).
-UNCATALOGUED = {
-    PAYMENT_NOTIFIER_GROUP: PAYMENT_EVENTS,
-    SETTLEMENT_NOTIFIER_GROUP: SETTLEMENT_EVENTS,
 }
 # Workers that are not consumers: a leader and standbys (relays), or single passes that are safe
 # side by side (janitors, the scheduler, the webhook sender's leases).
@@ -117,7 +112,8 @@ def _pod_environment(overlay: str, container: dict[str, Any]) -> dict[str, str]:
 
 def _topic_of(group: str) -> Topic:
     listed = [t for t in CATALOGUE if any(c.name == group for c in t.consumers)]
-    return listed[0] if listed else UNCATALOGUED[group]
+    assert listed, f"{group} is in no topic of the catalogue"
+    return listed[0]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -8,7 +8,13 @@ from datetime import timedelta
 
 import pytest
 
+from payevents.topics import PAYMENT_EVENTS, SETTLEMENT_EVENTS, Topic, physical_topics
 from paykit.settings import ConfigError
+from webhook_service.entrypoints.merchant_webhooks import (
+    PAYMENT_NOTIFIER_GROUP,
+    SETTLEMENT_NOTIFIER_GROUP,
+    notifier_settings,
+)
 from webhook_service.outbound_settings import load_dispatcher_settings, load_notifier_settings
 
 BASE = {"WEBHOOK_DATABASE_URL": "postgresql://webhook@127.0.0.1/webhook"}
@@ -67,3 +73,18 @@ def test_the_notifiers_need_only_the_database_and_kafka() -> None:
         load_notifier_settings({})
 
     assert set(error.value.variables) == {"WEBHOOK_DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"}
+
+
+@pytest.mark.parametrize(
+    ("topic", "group"),
+    [(PAYMENT_EVENTS, PAYMENT_NOTIFIER_GROUP), (SETTLEMENT_EVENTS, SETTLEMENT_NOTIFIER_GROUP)],
+)
+def test_each_notifier_reads_with_a_group_the_catalogue_gives_retry_tiers_and_a_dlq(
+    topic: Topic, group: str
+) -> None:
+    settings = notifier_settings(topic, group)
+    physical = {spec.name for spec in physical_topics()}
+
+    assert settings.group == group
+    assert topic.dlq_topic(group) in physical
+    assert topic.retry_topic(group, len(topic.consumer(group).retry_delays)) in physical

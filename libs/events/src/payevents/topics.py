@@ -53,7 +53,11 @@ PAYMENT_EVENTS = Topic(
     name="payment-events",
     partitions=6,
     key="payment id",
-    consumers=(ConsumerGroup("payment-psp-charger"), ConsumerGroup("ledger-poster")),
+    consumers=(
+        ConsumerGroup("payment-psp-charger"),
+        ConsumerGroup("ledger-poster"),
+        ConsumerGroup("webhook-payment-notifier"),
+    ),
 )
 WEBHOOK_EVENTS = Topic(
     name="webhook-events",
@@ -71,7 +75,10 @@ SETTLEMENT_EVENTS = Topic(
     name="settlement-events",
     partitions=3,
     key="merchant id",
-    consumers=(ConsumerGroup("ledger-settlement-poster"),),
+    consumers=(
+        ConsumerGroup("ledger-settlement-poster"),
+        ConsumerGroup("webhook-settlement-notifier"),
+    ),
 )
 
 CATALOGUE: tuple[Topic, ...] = (PAYMENT_EVENTS, WEBHOOK_EVENTS, LEDGER_EVENTS, SETTLEMENT_EVENTS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from localcluster.config import DEFAULT_PORTS, EPHEMERAL_START, HTTP_OFFSETS, load_config
 from localcluster.errors import ClusterError
 from localcluster.kafka import KafkaBroker, KafkaCluster, new_cluster_id
+from localcluster.processes import ManagedProcess, alive
 
 
 def properties(broker: KafkaBroker) -> dict[str, str]:
@@ -102,3 +104,19 @@ def test_a_cluster_id_is_kafkas_22_character_form() -> None:
     ids = {new_cluster_id() for _ in range(200)}
     assert len(ids) == 200
     assert all(len(i) == 22 and not i.startswith("-") and "=" not in i for i in ids)
+
+
+def test_down_stops_brokers_started_under_another_broker_count(tmp_path: Path) -> None:
+    """``up`` with PAY_KAFKA_BROKERS=3, ``down`` without it: brokers 2 and 3 go too."""
+    one = load_config({"PAY_CLUSTER": "dev", "PAY_STATE_DIR": str(tmp_path)})
+    leftover = ManagedProcess("kafka-3", one.run_dir)
+    # detached, as `up` leaves a broker: not a child of this process
+    shell = subprocess.run(
+        ["sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!"], capture_output=True, text=True
+    )
+    pid = int(shell.stdout)
+    leftover.record(pid)
+
+    assert KafkaCluster(one).stop()
+
+    assert not alive(pid) and not leftover.pid_file.exists()

@@ -352,9 +352,11 @@ class KafkaCluster:
             for pid_file in sorted(self.config.run_dir.glob("kafka-*.pid"))
             if pid_file.stem not in named
         ]
-        for process in processes:
+        running = [process for process in processes if process.pid() is not None]
+        for process in running:
             pid = process.pid()
             if pid is not None:
                 signal_group(pid, signal.SIGTERM)
-        stopped = [process.stop(timeout=45) for process in processes]
-        return any(stopped)
+        for process in processes:
+            process.stop(timeout=45)  # waits for the SIGTERM, escalates; clears the pid file
+        return bool(running)

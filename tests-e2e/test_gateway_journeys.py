@@ -22,7 +22,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from e2e_clients import Merchant, Operator, client
 from e2e_observe import Topics
-from e2e_settlement import batch_closed_with, item_of
+from e2e_settlement import ZERO, batch_closed_with, paid_and_itemised, paid_out
 from jwt.algorithms import RSAAlgorithm
 
 from paykit.auth.jwt import generate_signing_key
@@ -40,14 +40,16 @@ def _token(gateway: httpx.Client, client_id: str, client_secret: str) -> httpx.R
 
 
 def test_a_merchant_sees_nothing_of_another_merchants_payments_money_or_settlements(
-    new_merchant: Callable[[], Merchant], operator: Operator, topics: Topics
+    new_merchant: Callable[[], Merchant],
+    operator: Operator,
+    topics: Topics,
+    fee: Callable[[int], int],
 ) -> None:
     owner, other = new_merchant(), new_merchant()
-    payment = owner.create_payment(amount=4000)
-    owner.wait_for_status(payment["id"], "succeeded")
-    item_of(topics, owner.merchant_id, payment["id"])
-    batch, _ = batch_closed_with(owner, operator, payment["id"])
-    owners_balances = owner.balances()
+    payment_id = paid_and_itemised(owner, topics, 4000, 4000 - fee(4000))
+    batch, _ = batch_closed_with(owner, operator, payment_id)
+    paid_out(owner, operator, batch["id"], 4000 - fee(4000))
+    payment = owner.payment(payment_id)
 
     read = other.api.get(f"/v1/payments/{payment['id']}")
     refund = other.post_refund(payment["id"], 1000)
@@ -73,7 +75,7 @@ def test_a_merchant_sees_nothing_of_another_merchants_payments_money_or_settleme
     after = owner.payment(payment["id"])
     assert (after["status"], after["amount_refunded"]) == ("succeeded", 0)
     assert owner.refunds(payment["id"]) == []
-    assert owner.balances() == owners_balances
+    assert owner.balances() == ZERO
     assert [b["id"] for b in owner.settlements()] == [batch["id"]]
 
 

@@ -1,7 +1,6 @@
 """Apache Kafka in KRaft mode on Java: one combined broker+controller node, or three.
 
-The broker's jars come from Maven Central through ``deploy/local/kafka/pom.xml`` and are cached
-under ``.cache/kafka/<version>`` so they are downloaded once per machine.
+The jars and the Java that runs them come from ``localcluster.kafka_jars``.
 
 With ``PAY_KAFKA_BROKERS=3`` each of the three nodes is both a broker and a voter of the
 controller quorum, rather than three controllers beside three brokers: three JVMs instead of six
@@ -17,15 +16,20 @@ from __future__ import annotations
 import base64
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-from localcluster.config import HOST, PROJECT_ROOT, ClusterConfig
+from localcluster.config import HOST, ClusterConfig
 from localcluster.errors import ClusterError
 from localcluster.kafka_admin import active_brokers
+from localcluster.kafka_jars import (  # noqa: F401 (kafka_version is imported from here)
+    LOG4J_CONFIG,
+    ensure_jars,
+    find_java,
+    kafka_version,
+)
 from localcluster.processes import (
     ManagedProcess,
     alive,
@@ -35,67 +39,7 @@ from localcluster.processes import (
     wait_for,
 )
 
-POM = PROJECT_ROOT / "deploy" / "local" / "kafka" / "pom.xml"
-LOG4J_CONFIG = PROJECT_ROOT / "deploy" / "local" / "kafka" / "log4j2.properties"
 READY_LINE = "Kafka Server started"
-MIN_JAVA = 17
-
-
-def kafka_version() -> str:
-    match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", POM.read_text())
-    if match is None:
-        raise ClusterError(f"{POM} does not pin <kafka.version>")
-    return match.group(1)
-
-
-def jar_dir() -> Path:
-    return PROJECT_ROOT / ".cache" / "kafka" / kafka_version() / "libs"
-
-
-def find_java() -> str:
-    java = shutil.which("java")
-    if java is None:
-        raise ClusterError(f"java not found on PATH: install Java {MIN_JAVA} or newer")
-    probe = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
-    match = re.search(r'version "(\d+)', probe.stderr + probe.stdout)
-    if match is None or int(match.group(1)) < MIN_JAVA:
-        raise ClusterError(f"{java} is not Java {MIN_JAVA} or newer: Kafka 4 needs it")
-    return java
-
-
-def ensure_jars() -> Path:
-    """Copy the broker's runtime jars from Maven Central once; later calls reuse the cache."""
-    libs = jar_dir()
-    marker = libs / ".complete"
-    if marker.exists():
-        return libs
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ClusterError("mvn not found on PATH: install Maven to fetch the Kafka jars")
-    staging = libs.with_name("libs.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    result = subprocess.run(
-        [
-            mvn,
-            "-q",
-            "-B",
-            "-f",
-            str(POM),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={staging}",
-            "-DincludeScope=runtime",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
-        last = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
-        raise ClusterError(f"fetching the Kafka jars with Maven failed: {last[0]}")
-    shutil.rmtree(libs, ignore_errors=True)
-    staging.rename(libs)
-    marker.write_text(kafka_version() + "\n")
-    return libs
 
 
 def new_cluster_id() -> str:
@@ -339,7 +283,8 @@ class KafkaCluster:
             for broker in stopped:
                 broker.launch(java, libs)
         for broker in chosen:
-            broker.wait_ready(timeout=120 if broker in stopped else 60)
+            # generous: a JVM starting on two busy cores has taken 100 s to be ready
+            broker.wait_ready(timeout=240 if broker in stopped else 60)
         return time.monotonic() - started if stopped else 0.0
 
     def stop(self) -> bool:

@@ -48,6 +48,19 @@ PROCESS_SETTINGS: dict[str, tuple[Loader, ...]] = {
 }
 
 
+# Each key that seals secrets in a database, and the only processes given it: those that seal
+# or open with it.
+SEALING_KEY_HOLDERS: dict[str, frozenset[str]] = {
+    "GATEWAY_KEY_ENCRYPTION_KEY": frozenset({"gateway-web"}),
+    "WEBHOOK_ENDPOINT_SECRETS_KEY": frozenset({"webhook-web", "webhook-dispatcher"}),
+}
+
+
+@pytest.fixture(scope="session")
+def sealing_key_holders() -> dict[str, frozenset[str]]:
+    return SEALING_KEY_HOLDERS
+
+
 @pytest.fixture(scope="session")
 def process_settings() -> dict[str, tuple[Loader, ...]]:
     return PROCESS_SETTINGS

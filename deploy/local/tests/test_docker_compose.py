@@ -190,13 +190,12 @@ def test_the_ledgers_processes_log_in_as_its_runtime_role_not_its_owner() -> Non
         assert urlsplit(_environment(name)["LEDGER_DATABASE_URL"]).username == "ledger", name
 
 
-def test_the_gateway_alone_holds_the_key_that_seals_its_signing_keys() -> None:
-    holders = {
-        name
-        for name, s in _services().items()
-        if "GATEWAY_KEY_ENCRYPTION_KEY" in s.get("environment", {})
-    }
-    assert holders == {n for n, p in processes().items() if p.service.folder == "gateway"}
+def test_only_the_processes_that_seal_with_a_key_hold_it(
+    sealing_key_holders: dict[str, frozenset[str]],
+) -> None:
+    for key, expected in sealing_key_holders.items():
+        holders = {name for name, s in _services().items() if key in s.get("environment", {})}
+        assert holders == expected, key
 
 
 def test_postgres_init_creates_every_services_database_and_roles() -> None:

@@ -170,6 +170,19 @@ def test_credentials_come_from_secrets_and_the_rest_from_a_config_map(overlay: s
                 assert re.search(r":\$\(\w+_DB_PASSWORD\)@", entry["value"]), name
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_processes_that_seal_with_a_key_hold_it(
+    overlay: str, sealing_key_holders: dict[str, frozenset[str]]
+) -> None:
+    for key, expected in sealing_key_holders.items():
+        holders = {
+            name
+            for name, workload in _workloads(overlay).items()
+            if any(entry["name"] == key for entry in _container(workload).get("env", []))
+        }
+        assert holders == expected, key
+
+
 def test_production_holds_no_credential() -> None:
     assert _named("production", "Secret") == {}
 

@@ -22,6 +22,7 @@ from localcluster.redis_server import RedisServer
 from localcluster.secrets import (
     SIGNING_KEY_ID,
     ensure_auth_keys,
+    ensure_endpoint_secrets_key,
     ensure_key_encryption_key,
     ensure_webhook_secret,
 )
@@ -69,6 +70,7 @@ def write_env_file(
         "AUTH_SIGNING_KEY_PATH": str(signing_key),
         "AUTH_SIGNING_KEY_ID": SIGNING_KEY_ID,
         "GATEWAY_KEY_ENCRYPTION_KEY": ensure_key_encryption_key(secrets_dir),
+        "WEBHOOK_ENDPOINT_SECRETS_KEY": ensure_endpoint_secrets_key(secrets_dir),
         "PAYKIT_HEALTH_DIR": str(config.run_dir / "health"),
     }
     config.env_file.touch(mode=0o600)

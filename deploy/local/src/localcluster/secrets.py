@@ -3,7 +3,8 @@
 The JWT signing key is the gateway's first key: the gateway imports it into its database on
 its first start and owns it (and every rotated key) from then on; ``jwks.json`` is what the
 services trust until the gateway's JWKS answers. The key encryption key seals the gateway's
-signing keys in its database. The webhook secret is shared by the PSP simulator (signs) and the
+signing keys in its database, the endpoint secrets key seals merchants' webhook signing secrets in
+the webhook service's. The webhook secret is shared by the PSP simulator (signs) and the
 webhook service (verifies).
 """
 
@@ -43,12 +44,22 @@ def ensure_auth_keys(secrets_dir: Path) -> tuple[Path, Path]:
     return pem, jwks
 
 
-def ensure_key_encryption_key(secrets_dir: Path) -> str:
-    """The gateway's ``GATEWAY_KEY_ENCRYPTION_KEY``: 32 random bytes, base64url."""
-    path = secrets_dir / "gateway-key-encryption-key"
+def _ensure_sealing_key(path: Path) -> str:
+    """An AES-256 key as the services take one: 32 random bytes, base64url, made once."""
     if not path.exists():
         _write(path, base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii"))
     return path.read_text().strip()
+
+
+def ensure_key_encryption_key(secrets_dir: Path) -> str:
+    """The gateway's ``GATEWAY_KEY_ENCRYPTION_KEY``."""
+    return _ensure_sealing_key(secrets_dir / "gateway-key-encryption-key")
+
+
+def ensure_endpoint_secrets_key(secrets_dir: Path) -> str:
+    """The webhook service's ``WEBHOOK_ENDPOINT_SECRETS_KEY``: kept across restarts, since the
+    merchants' endpoint secrets sealed under it would not open under another."""
+    return _ensure_sealing_key(secrets_dir / "webhook-endpoint-secrets-key")
 
 
 def ensure_webhook_secret(secrets_dir: Path) -> str:

@@ -109,6 +109,25 @@ def test_a_merchant_sees_its_balances_now_and_as_of_a_past_time(
     assert before.get_json()["data"][0]["escrow"] == 0
 
 
+def test_an_entry_names_the_payment_it_moved(
+    as_user: Callable[..., FlaskClient],
+    merchant: str,
+    post: Callable[[Envelope], str],
+    event: Callable[..., Envelope],
+    payment_facts: Callable[..., dict[str, Any]],
+) -> None:
+    """So a merchant (and the dashboard's timeline) can tell a payment was posted before any
+    settlement batch holds it."""
+    facts = payment_facts(amount=10_000)
+    transaction_id = post(event("payment.succeeded", facts, at=MARCH))
+
+    page = as_user(merchant).get("/accounts/escrow/entries", query_string={"currency": "EUR"})
+
+    [entry] = page.get_json()["data"]
+    assert (entry["transaction_id"], entry["payment_id"]) == (transaction_id, facts["payment_id"])
+    assert (entry["refund_id"], entry["settlement_batch_id"]) == (None, None)
+
+
 def test_entries_come_newest_first_a_page_at_a_time(
     as_user: Callable[..., FlaskClient], merchant: str, paid_twice: list[str]
 ) -> None:

@@ -139,6 +139,11 @@ class LedgerEntry(Answer):
     kind = fields.String(required=True)
     direction = fields.String(required=True, validate=validate.OneOf(["debit", "credit"]))
     amount = fields.Integer(required=True)
+    payment_id = fields.String(
+        required=True, allow_none=True, metadata={"description": "The payment it moved, if any."}
+    )
+    refund_id = fields.String(required=True, allow_none=True)
+    settlement_batch_id = fields.String(required=True, allow_none=True)
     effective_at = fields.DateTime(required=True)
     recorded_at = fields.DateTime(required=True, allow_none=True)
 

@@ -29,7 +29,7 @@ _BALANCES_AS_OF = (
 )
 _ENTRIES = (
     "SELECT e.id, e.transaction_id, t.kind, e.side AS direction, e.amount, e.currency,"
-    " t.effective_at, t.recorded_at"
+    " t.payment_id, t.refund_id, t.settlement_batch_id, t.effective_at, t.recorded_at"
     " FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id"
     " WHERE e.account_id = %(account)s AND (%(before)s::bigint IS NULL OR e.id < %(before)s)"
     " ORDER BY e.id DESC LIMIT %(limit)s"

@@ -24,7 +24,7 @@ from localcluster.chaos.observe import FINAL_STATUSES, BurstObserver
 from localcluster.chaos.schedule import Fault
 from localcluster.config import ClusterConfig
 from localcluster.errors import ClusterError
-from localcluster.processes import tail
+from localcluster.processes import ManagedProcess, tail
 from localcluster.services import ServiceGroup, procfile_entries
 from paykit.testing import wait_until
 
@@ -78,7 +78,8 @@ def _last_stop(lines: list[str]) -> int:
 
 def health_files(config: ClusterConfig, names: tuple[str, ...]) -> dict[str, Path]:
     """Per process, the health file it keeps (matched by pid): only workers keep one."""
-    pids = {pid: name for name, pid in service_pids(config, names).items()}
+    running = {name: ManagedProcess(f"svc-{name}", config.run_dir).pid() for name in names}
+    pids = {pid: name for name, pid in running.items() if pid is not None}
     found = {}
     for path in sorted((config.run_dir / "health").glob("*.json")):
         pid = (_read_health(path) or {}).get("pid")

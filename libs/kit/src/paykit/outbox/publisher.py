@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from kafka import KafkaAdminClient, KafkaProducer
@@ -96,6 +96,14 @@ class Published:
     refused: list[Refusal] = field(default_factory=list)
 
 
+# A commit or an abort is one round trip to the transaction coordinator, so this bounds it well
+# apart from the wait for acknowledgements (``timeout``). kafka-python 3.0 drops the request when
+# the coordinator dies during it (it finds the new coordinator and never sends it again), so
+# this wait is the relay's whole stall when a broker dies: then the producer is rebuilt and the
+# batch published again (its rows are not marked sent; consumers drop a repeat by event id).
+END_TRANSACTION_TIMEOUT: Final = 10.0
+
+
 class TransactionalPublisher:
     """Owns the relay's transactional producer: builds it, publishes batches, and replaces it
     after a failed one."""
@@ -107,12 +115,14 @@ class TransactionalPublisher:
         *,
         known_topics: Collection[str] | None = None,
         timeout: float = 30.0,
+        end_timeout: float = END_TRANSACTION_TIMEOUT,
         heartbeat: Callable[[], None] = lambda: None,
     ) -> None:
         self.new_producer = new_producer
         self.transactional_id = transactional_id
         self.known_topics = None if known_topics is None else frozenset(known_topics)
         self.timeout = timeout
+        self.end_timeout = end_timeout
         self.heartbeat = heartbeat
         self._producer: KafkaProducer | None = None
         self._confirmed_topics: set[str] = set()
@@ -128,7 +138,7 @@ class TransactionalPublisher:
             producer.begin_transaction()
             self._send_all(producer, rows, unknown, outcome, futures)
             self._wait_for(futures)
-            _end_transaction(producer, commit=True, timeout=self.timeout)
+            _end_transaction(producer, commit=True, timeout=self.end_timeout)
         except BaseException as error:
             self._abandon_transaction()  # every future is settled after it
             if not isinstance(error, KafkaError):
@@ -244,7 +254,7 @@ class TransactionalPublisher:
         if self._producer is None:
             return
         try:
-            _end_transaction(self._producer, commit=False, timeout=self.timeout)
+            _end_transaction(self._producer, commit=False, timeout=self.end_timeout)
         except KafkaError as error:
             log.info("outbox_transaction_not_aborted", reason=describe(error))
         finally:

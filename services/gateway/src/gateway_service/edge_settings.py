@@ -32,6 +32,7 @@ class EdgeSettings:
     payment_url: str
     ledger_url: str
     settlement_url: str
+    webhook_url: str
     connect_timeout_seconds: float = 2.0
     upstream_timeout_seconds: float = 10.0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -49,6 +50,7 @@ def _build(env: Env) -> EdgeSettings:
         payment_url=_url(env, "PAYMENT_URL"),
         ledger_url=_url(env, "LEDGER_URL"),
         settlement_url=_url(env, "SETTLEMENT_URL"),
+        webhook_url=_url(env, "WEBHOOK_URL"),
         connect_timeout_seconds=env.int("GATEWAY_UPSTREAM_CONNECT_TIMEOUT_MS", 2000, min=1) / 1000,
         upstream_timeout_seconds=env.int("GATEWAY_UPSTREAM_TIMEOUT_MS", 10_000, min=1) / 1000,
         max_body_bytes=env.int("GATEWAY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, min=1),

@@ -34,7 +34,9 @@ from paykit.testing import scratch_database
 FIRST_KID = "first-test-key"
 ISSUER = "payments-gateway"
 CLOSED = "http://127.0.0.1:9"
-EDGE = EdgeSettings(payment_url=CLOSED, ledger_url=CLOSED, settlement_url=CLOSED)
+EDGE = EdgeSettings(
+    payment_url=CLOSED, ledger_url=CLOSED, settlement_url=CLOSED, webhook_url=CLOSED
+)
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,7 @@ SETTINGS = EdgeSettings(
     payment_url="http://payment.test",
     ledger_url="http://ledger.test",
     settlement_url="http://settlement.test",
+    webhook_url="http://webhook.test",
     max_body_bytes=4096,
     write_limit=RateLimit(per_minute=60, burst=5),
     read_limit=RateLimit(per_minute=600, burst=20),
@@ -63,7 +64,7 @@ class Upstreams:
     def app(self) -> Flask:
         app = Flask("upstream")
 
-        @app.route("/<path:path>", methods=["GET", "POST"])
+        @app.route("/<path:path>", methods=["GET", "POST", "DELETE"])
         def anything(path: str) -> Response:
             self.seen.append(
                 Seen(

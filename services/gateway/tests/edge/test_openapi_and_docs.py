@@ -55,6 +55,19 @@ def test_every_public_route_is_documented_with_bearer_problems_and_idempotency(g
         assert bool(keys) == (operation.method == "POST")
 
 
+def test_webhook_endpoints_are_documented_a_deletion_as_204_without_content(gateway) -> None:
+    paths = gateway.test_client().get("/v1/openapi.json").json["paths"]
+
+    create = paths["/v1/webhook_endpoints"]["post"]
+    deletion = paths["/v1/webhook_endpoints/{endpoint_id}"]["delete"]
+    assert set(create["responses"]["201"]["content"]) == {"application/json"}
+    assert set(deletion["responses"]) >= {"204", "401", "403", "404", "429"}
+    assert deletion["responses"]["204"]["description"] == "No Content"
+    assert "content" not in deletion["responses"]["204"]
+    assert not [p for p in deletion["parameters"] if "$ref" in p], "no Idempotency-Key"
+    assert "/v1/webhook_endpoints/{endpoint_id}/attempts" in paths
+
+
 def test_the_token_endpoint_is_documented_without_a_bearer_for_json_and_the_form(gateway):
     document = gateway.test_client().get("/v1/openapi.json").json
     token = document["paths"]["/v1/auth/token"]["post"]

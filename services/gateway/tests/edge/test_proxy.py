@@ -12,6 +12,7 @@ from flask import Response, jsonify
 
 from gateway_service.adapters.upstream_http import PooledUpstreams
 from gateway_service.edge_settings import EdgeSettings
+from paykit.ratelimit import RateLimit
 
 pytestmark = pytest.mark.integration
 
@@ -211,7 +212,10 @@ def _closed_port() -> int:
 
 def test_an_unreachable_service_is_a_502(make_gateway, authorised) -> None:
     settings = EdgeSettings(
-        payment_url=f"http://127.0.0.1:{_closed_port()}", ledger_url="x", settlement_url="x"
+        payment_url=f"http://127.0.0.1:{_closed_port()}",
+        ledger_url="x",
+        settlement_url="x",
+        webhook_url="x",
     )
     app = make_gateway(settings, http=PooledUpstreams(settings))
 
@@ -228,6 +232,7 @@ def test_a_service_that_does_not_answer_in_time_is_a_504(
         payment_url=f"http://127.0.0.1:{silent_port}",
         ledger_url="x",
         settlement_url="x",
+        webhook_url="x",
         upstream_timeout_seconds=0.3,
     )
     app = make_gateway(settings, http=PooledUpstreams(settings))
@@ -274,6 +279,58 @@ def test_settlements_and_their_csv_come_from_the_settlement_service(
     ]
 
 
+def test_webhook_endpoints_are_served_by_the_webhook_service(
+    make_gateway, upstreams, authorised
+) -> None:
+    endpoint = {"url": "https://shop.example/hooks", "event_types": ["payment.succeeded"]}
+    client = make_gateway().test_client()
+
+    created = client.post(
+        "/v1/webhook_endpoints", json=endpoint, headers={**authorised, "Idempotency-Key": "we-1"}
+    )
+    client.get("/v1/webhook_endpoints/we_1/attempts?limit=5", headers=authorised)
+    upstreams.answer = lambda: Response(status=204)
+    deleted = client.delete("/v1/webhook_endpoints/we_1", headers=authorised)
+
+    assert created.status_code == 200
+    assert (deleted.status_code, deleted.data) == (204, b"")
+    assert [(s.method, s.host, s.path, s.query) for s in upstreams.seen] == [
+        ("POST", "webhook.test", "/webhook_endpoints", ""),
+        ("GET", "webhook.test", "/webhook_endpoints/we_1/attempts", "limit=5"),
+        ("DELETE", "webhook.test", "/webhook_endpoints/we_1", ""),
+    ]
+    assert json.loads(upstreams.seen[0].body) == endpoint
+    assert upstreams.seen[0].headers["idempotency-key"] == "we-1"
+
+
+def test_a_deletion_needs_the_write_scope_and_spends_the_write_limit(
+    make_gateway, upstreams, signing_key, merchant
+) -> None:
+    def token(*scopes: str) -> dict[str, str]:
+        issued = signing_key.issue(
+            issuer="gateway-edge-tests",
+            audience="payments-api",
+            subject=merchant,
+            ttl=timedelta(minutes=1),
+            scopes=list(scopes),
+        )
+        return {"Authorization": f"Bearer {issued}"}
+
+    upstreams.answer = lambda: Response(status=204)
+    client = make_gateway(write_limit=RateLimit(per_minute=1, burst=1)).test_client()
+
+    read_only = client.delete("/v1/webhook_endpoints/we_1", headers=token("payments:read"))
+    writer = token("payments:read", "payments:write")
+    deletions = [client.delete("/v1/webhook_endpoints/we_1", headers=writer) for _ in range(2)]
+    read = client.get("/v1/webhook_endpoints/we_1", headers=writer)
+
+    assert read_only.status_code == 403
+    assert [d.status_code for d in deletions] == [204, 429]
+    assert deletions[0].headers["RateLimit-Limit"] == "1"
+    assert (read.status_code, read.headers["RateLimit-Limit"]) == (204, "20"), "the read bucket"
+    assert [s.method for s in upstreams.seen] == ["DELETE", "GET"]
+
+
 def test_an_id_that_is_not_an_identifier_is_not_found_without_asking(
     make_gateway, upstreams, authorised
 ) -> None:
@@ -288,6 +345,7 @@ def test_the_upstream_pools_use_the_configured_timeouts() -> None:
         payment_url="x",
         ledger_url="x",
         settlement_url="x",
+        webhook_url="x",
         connect_timeout_seconds=0.5,
         upstream_timeout_seconds=3.0,
     )

@@ -2,7 +2,7 @@
 
 Each operation's upstream route exists on the service with its method; each request body the
 gateway documents (and lets through) names exactly the fields the service accepts; and the
-document, with these operations in it, is valid OpenAPI 3.1. No cluster needed.
+served document, these operations in it, is valid OpenAPI 3.1. No cluster needed.
 """
 
 from __future__ import annotations
@@ -63,14 +63,10 @@ def test_the_event_types_and_states_are_the_services() -> None:
     assert set(schemas.WEBHOOK_MESSAGE_STATES) == {state.value for state in MessageState}
 
 
-def test_the_document_with_these_operations_is_valid_openapi(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(spec, "OPERATIONS", (*OPERATIONS, *WEBHOOK_ENDPOINT_OPERATIONS))
-
+def test_every_webhook_endpoint_operation_is_served_and_valid_openapi() -> None:
     document = spec.build_spec()
 
     validate(document)
+    assert all(operation in OPERATIONS for operation in WEBHOOK_ENDPOINT_OPERATIONS)
     create = document["paths"]["/v1/webhook_endpoints"]["post"]
     assert {"$ref": "#/components/parameters/IdempotencyKey"} in create["parameters"]
-    assert "/v1/webhook_endpoints/{endpoint_id}/attempts" in document["paths"]

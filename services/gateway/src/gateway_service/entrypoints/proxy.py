@@ -101,6 +101,7 @@ def proxy_blueprint(
         Upstream.PAYMENT: settings.payment_url,
         Upstream.LEDGER: settings.ledger_url,
         Upstream.SETTLEMENT: settings.settlement_url,
+        Upstream.WEBHOOK: settings.webhook_url,
     }
 
     def forward(operation: Operation, path_values: Mapping[str, str]) -> Response:

@@ -31,6 +31,8 @@ class RouteClass(enum.Enum):
 
 READ_SCOPE: Final = "payments:read"
 WRITE_SCOPE: Final = "payments:write"
+# Methods that change something: they need the write scope and spend the write rate limit.
+WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IDENTIFIER: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 _PATH_PARAMETER = re.compile(r"\{([a-z_]+)\}")
 
@@ -60,15 +62,20 @@ class Operation:
     query: tuple[QueryParameter, ...] = field(default_factory=tuple)
 
     @property
+    def changes_state(self) -> bool:
+        return self.method in WRITE_METHODS
+
+    @property
     def route_class(self) -> RouteClass:
-        return RouteClass.WRITE if self.method == "POST" else RouteClass.READ
+        return RouteClass.WRITE if self.changes_state else RouteClass.READ
 
     @property
     def scope(self) -> str:
-        return WRITE_SCOPE if self.method == "POST" else READ_SCOPE
+        return WRITE_SCOPE if self.changes_state else READ_SCOPE
 
     @property
     def needs_idempotency_key(self) -> bool:
+        """Only a POST may make something twice; a DELETE, PUT or PATCH repeated ends the same."""
         return self.method == "POST" and self.upstream is not Upstream.GATEWAY
 
     @property
@@ -97,6 +104,122 @@ def _page(extra: tuple[QueryParameter, ...] = (), *, most: int = 100) -> tuple[Q
 
 _TIME: Final = {"type": "string", "format": "date-time"}
 _CURRENCY: Final = {"type": "string", "pattern": "^[A-Z]{3}$"}
+
+# Merchants' webhook endpoints, served by the webhook service (its /webhook_endpoints routes at
+# WEBHOOK_URL); tests/edge/test_webhook_endpoint_operations.py holds them to the service's routes.
+_ENDPOINT: Final = "/v1/webhook_endpoints/{endpoint_id}"
+_UPSTREAM_ENDPOINT: Final = "/webhook_endpoints/{endpoint_id}"
+
+WEBHOOK_ENDPOINT_OPERATIONS: Final[tuple[Operation, ...]] = (
+    Operation(
+        "createWebhookEndpoint",
+        "POST",
+        "/v1/webhook_endpoints",
+        Upstream.WEBHOOK,
+        "/webhook_endpoints",
+        "Register a webhook endpoint; its signing secret is shown in this answer only",
+        "Webhooks",
+        schemas.WebhookEndpointCreated,
+        status=201,
+        request_body=schemas.CreateWebhookEndpointRequest,
+    ),
+    Operation(
+        "listWebhookEndpoints",
+        "GET",
+        "/v1/webhook_endpoints",
+        Upstream.WEBHOOK,
+        "/webhook_endpoints",
+        "List your webhook endpoints, oldest first",
+        "Webhooks",
+        schemas.WebhookEndpointList,
+        query=_page(),
+    ),
+    Operation(
+        "getWebhookEndpoint",
+        "GET",
+        _ENDPOINT,
+        Upstream.WEBHOOK,
+        _UPSTREAM_ENDPOINT,
+        "Retrieve an endpoint, the secrets in force (never their values) and its notices",
+        "Webhooks",
+        schemas.WebhookEndpointDetails,
+    ),
+    Operation(
+        "updateWebhookEndpoint",
+        "POST",
+        _ENDPOINT,
+        Upstream.WEBHOOK,
+        _UPSTREAM_ENDPOINT,
+        "Change an endpoint's URL, events or description, or disable or enable it",
+        "Webhooks",
+        schemas.WebhookEndpoint,
+        request_body=schemas.UpdateWebhookEndpointRequest,
+    ),
+    Operation(
+        "deleteWebhookEndpoint",
+        "DELETE",
+        _ENDPOINT,
+        Upstream.WEBHOOK,
+        _UPSTREAM_ENDPOINT,
+        "Delete an endpoint and its delivery log",
+        "Webhooks",
+        None,
+        status=204,
+    ),
+    Operation(
+        "rotateWebhookSecret",
+        "POST",
+        f"{_ENDPOINT}/rotate_secret",
+        Upstream.WEBHOOK,
+        f"{_UPSTREAM_ENDPOINT}/rotate_secret",
+        "A new signing secret; the old one keeps signing beside it for the overlap",
+        "Webhooks",
+        schemas.WebhookSecretRotation,
+        request_body=schemas.RotateWebhookSecretRequest,
+    ),
+    Operation(
+        "redeliverWebhooks",
+        "POST",
+        f"{_ENDPOINT}/redeliveries",
+        Upstream.WEBHOOK,
+        f"{_UPSTREAM_ENDPOINT}/redeliveries",
+        "Send one event again (event_id), or every event since a time (since)",
+        "Webhooks",
+        schemas.WebhookRedelivery,
+        status=202,
+        request_body=schemas.RedeliverWebhooksRequest,
+    ),
+    Operation(
+        "listWebhookMessages",
+        "GET",
+        f"{_ENDPOINT}/messages",
+        Upstream.WEBHOOK,
+        f"{_UPSTREAM_ENDPOINT}/messages",
+        "One line per event for the endpoint, newest first, with its delivery state",
+        "Webhooks",
+        schemas.WebhookMessageList,
+        query=_page(
+            (
+                QueryParameter(
+                    "state", {"type": "string", "enum": list(schemas.WEBHOOK_MESSAGE_STATES)}
+                ),
+            )
+        ),
+    ),
+    Operation(
+        "listWebhookAttempts",
+        "GET",
+        f"{_ENDPOINT}/attempts",
+        Upstream.WEBHOOK,
+        f"{_UPSTREAM_ENDPOINT}/attempts",
+        "The delivery log: every call, newest first, with status, latency and the answer",
+        "Webhooks",
+        schemas.WebhookAttemptList,
+        query=_page(
+            (QueryParameter("message_id", {"type": "string", "pattern": IDENTIFIER}),), most=200
+        ),
+    ),
+)
 
 OPERATIONS: Final[tuple[Operation, ...]] = (
     Operation(
@@ -237,124 +360,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         None,
         media_type="text/csv",
     ),
+    *WEBHOOK_ENDPOINT_OPERATIONS,
 )
 
 PROXIED: Final = tuple(op for op in OPERATIONS if op.upstream is not Upstream.GATEWAY)
-
-
-# Merchants' webhook endpoints, served by the webhook service (its /webhook_endpoints routes).
-# Ready to join OPERATIONS once the proxy knows the webhook service's address (WEBHOOK_URL);
-# tests/edge/test_webhook_endpoint_operations.py holds them to the service's routes.
-_ENDPOINT: Final = "/v1/webhook_endpoints/{endpoint_id}"
-_UPSTREAM_ENDPOINT: Final = "/webhook_endpoints/{endpoint_id}"
-
-WEBHOOK_ENDPOINT_OPERATIONS: Final[tuple[Operation, ...]] = (
-    Operation(
-        "createWebhookEndpoint",
-        "POST",
-        "/v1/webhook_endpoints",
-        Upstream.WEBHOOK,
-        "/webhook_endpoints",
-        "Register a webhook endpoint; its signing secret is shown in this answer only",
-        "Webhooks",
-        schemas.WebhookEndpointCreated,
-        status=201,
-        request_body=schemas.CreateWebhookEndpointRequest,
-    ),
-    Operation(
-        "listWebhookEndpoints",
-        "GET",
-        "/v1/webhook_endpoints",
-        Upstream.WEBHOOK,
-        "/webhook_endpoints",
-        "List your webhook endpoints, oldest first",
-        "Webhooks",
-        schemas.WebhookEndpointList,
-        query=_page(),
-    ),
-    Operation(
-        "getWebhookEndpoint",
-        "GET",
-        _ENDPOINT,
-        Upstream.WEBHOOK,
-        _UPSTREAM_ENDPOINT,
-        "Retrieve an endpoint, the secrets in force (never their values) and its notices",
-        "Webhooks",
-        schemas.WebhookEndpointDetails,
-    ),
-    Operation(
-        "updateWebhookEndpoint",
-        "POST",
-        _ENDPOINT,
-        Upstream.WEBHOOK,
-        _UPSTREAM_ENDPOINT,
-        "Change an endpoint's URL, events or description, or disable or enable it",
-        "Webhooks",
-        schemas.WebhookEndpoint,
-        request_body=schemas.UpdateWebhookEndpointRequest,
-    ),
-    Operation(
-        "deleteWebhookEndpoint",
-        "DELETE",
-        _ENDPOINT,
-        Upstream.WEBHOOK,
-        _UPSTREAM_ENDPOINT,
-        "Delete an endpoint and its delivery log",
-        "Webhooks",
-        None,
-        status=204,
-    ),
-    Operation(
-        "rotateWebhookSecret",
-        "POST",
-        f"{_ENDPOINT}/rotate_secret",
-        Upstream.WEBHOOK,
-        f"{_UPSTREAM_ENDPOINT}/rotate_secret",
-        "A new signing secret; the old one keeps signing beside it for the overlap",
-        "Webhooks",
-        schemas.WebhookSecretRotation,
-        request_body=schemas.RotateWebhookSecretRequest,
-    ),
-    Operation(
-        "redeliverWebhooks",
-        "POST",
-        f"{_ENDPOINT}/redeliveries",
-        Upstream.WEBHOOK,
-        f"{_UPSTREAM_ENDPOINT}/redeliveries",
-        "Send one event again (event_id), or every event since a time (since)",
-        "Webhooks",
-        schemas.WebhookRedelivery,
-        status=202,
-        request_body=schemas.RedeliverWebhooksRequest,
-    ),
-    Operation(
-        "listWebhookMessages",
-        "GET",
-        f"{_ENDPOINT}/messages",
-        Upstream.WEBHOOK,
-        f"{_UPSTREAM_ENDPOINT}/messages",
-        "One line per event for the endpoint, newest first, with its delivery state",
-        "Webhooks",
-        schemas.WebhookMessageList,
-        query=_page(
-            (
-                QueryParameter(
-                    "state", {"type": "string", "enum": list(schemas.WEBHOOK_MESSAGE_STATES)}
-                ),
-            )
-        ),
-    ),
-    Operation(
-        "listWebhookAttempts",
-        "GET",
-        f"{_ENDPOINT}/attempts",
-        Upstream.WEBHOOK,
-        f"{_UPSTREAM_ENDPOINT}/attempts",
-        "The delivery log: every call, newest first, with status, latency and the answer",
-        "Webhooks",
-        schemas.WebhookAttemptList,
-        query=_page(
-            (QueryParameter("message_id", {"type": "string", "pattern": IDENTIFIER}),), most=200
-        ),
-    ),
-)

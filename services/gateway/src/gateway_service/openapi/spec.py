@@ -7,6 +7,7 @@ and, for creates, the Idempotency-Key header.
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any, Final
 
 from apispec import APISpec
@@ -186,16 +187,15 @@ def _headers(*names: str) -> dict[str, Any]:
 
 
 def _success(operation: Operation) -> dict[str, Any]:
-    content: dict[str, Any] = (
-        {operation.media_type: {"schema": operation.response}}
-        if operation.response is not None
-        else {operation.media_type: {"schema": {"type": "string"}}}
-    )
-    return {
-        "description": "OK" if operation.status == 200 else "Created",
+    """The answer when all went well; a 204 has no body, so it documents no content at all."""
+    answer: dict[str, Any] = {
+        "description": HTTPStatus(operation.status).phrase,
         "headers": _headers("X-Request-Id", *_RATE_HEADERS),
-        "content": content,
     }
+    if operation.status != HTTPStatus.NO_CONTENT:
+        schema = operation.response if operation.response is not None else {"type": "string"}
+        answer["content"] = {operation.media_type: {"schema": schema}}
+    return answer
 
 
 def _errors(operation: Operation) -> dict[str, Any]:

@@ -35,8 +35,8 @@ from paykit.testing import wait_until
 
 PROCESSES = ["payment-api", "payment-charger", "ledger-poster", "psp-web", "settlement-relay"]
 # The seed make test plays, printed with its schedule: a failure there is repeated with
-# `make chaos SEED=20261221 DURATION=25`.
-TEST_SEED, TEST_DURATION = 20261221, 25
+# `make chaos JOURNEYS=1 SEED=20261220 DURATION=20`.
+TEST_SEED, TEST_DURATION = 20261220, 20
 # make test's short service delays stay out: the run has its own (FAULT_SERVICE_SETTINGS), so
 # its recovery times are make chaos's.
 SERVICE_PREFIXES = ("PAY_", "PAYMENT_", "PSP_", "SETTLEMENT_", "WEBHOOK_", "LEDGER_", "GATEWAY_")

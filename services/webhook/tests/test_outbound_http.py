@@ -7,14 +7,20 @@ cluster needed.
 from __future__ import annotations
 
 import ipaddress
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from webhook_service.adapters.outbound_http import EXCERPT_BYTES, PinnedHttpSender
+from webhook_service.adapters.outbound_http import (
+    EXCERPT_BYTES,
+    PinnedHttpSender,
+    system_resolver,
+)
 from webhook_service.domain.outbound_targets import IPAddress, TargetPolicy, TargetRefused
+from webhook_service.service_layer.endpoints import VET_WITHIN_SECONDS
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 LOCAL_ONLY = TargetPolicy((ipaddress.ip_network("127.0.0.1/32"),))
@@ -125,3 +131,30 @@ def test_registration_vetting_refuses_what_the_call_would() -> None:
         with pytest.raises(TargetRefused) as refused:
             sender.vet(url, within_seconds=1.0)
         assert refused.value.code == "target_not_allowed"
+
+
+def test_registration_waits_a_bounded_time_for_a_name_that_does_not_answer() -> None:
+    """A registration is a merchant waiting on an HTTP answer: a resolver that hangs (a dead
+    name server) costs it VET_WITHIN_SECONDS, then a refusal it can retry."""
+    released = threading.Event()
+
+    def hanging(host: str, port: int) -> list[IPAddress]:
+        released.wait(30)
+        return []
+
+    sender = PinnedHttpSender(TargetPolicy(), 15.0, resolver=hanging)
+    started = time.monotonic()
+    try:
+        with pytest.raises(TargetRefused) as refused:
+            sender.vet("https://hooks.merchant.test/", within_seconds=VET_WITHIN_SECONDS)
+    finally:
+        released.set()
+
+    assert refused.value.code == "unresolvable_host"
+    assert "in time" in refused.value.detail
+    assert VET_WITHIN_SECONDS <= time.monotonic() - started < VET_WITHIN_SECONDS + 1.0
+    assert VET_WITHIN_SECONDS <= 2.0, "a merchant's registration must not wait longer"
+
+
+def test_a_name_the_system_resolver_cannot_encode_does_not_resolve_rather_than_raise() -> None:
+    assert tuple(system_resolver("a" * 64 + ".example", 443)) == ()

@@ -90,6 +90,36 @@ def test_urls_that_are_not_plain_http_are_refused(url: str) -> None:
     assert refused.value.code == "invalid_url"
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "a..b",
+        "a" * 64 + ".example",
+        "-shop.example",
+        "shop-.example",
+        "%41",
+        "sh\u00f6p..example",
+        "\ud800",
+        "*.example",
+        "shop.example\\x",
+    ],
+)
+def test_a_host_that_can_be_neither_an_address_nor_a_name_is_refused_without_a_lookup(
+    host: str,
+) -> None:
+    with pytest.raises(TargetRefused) as refused:
+        parse_webhook_url(f"https://{host}/hooks")
+
+    assert refused.value.code == "invalid_url"
+
+
+@pytest.mark.parametrize(
+    "host", ["shop.example", "b\u00fccher.example", "_hooks.shop.example", "xn--bcher-kva.example"]
+)
+def test_names_dns_can_look_up_are_accepted_as_they_were_typed(host: str) -> None:
+    assert parse_webhook_url(f"https://{host}/hooks").host == host
+
+
 def test_a_url_keeps_its_name_for_the_host_header_and_its_path_and_query() -> None:
     url = parse_webhook_url("https://Hooks.Example.com:8443/in/coming?src=pay")
 

@@ -47,7 +47,7 @@ def system_resolver(host: str, port: int) -> Sequence[IPAddress]:
         return (literal,)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError):  # no such name, or one IDNA cannot encode
         return ()
     addresses: list[IPAddress] = []
     for info in infos:

@@ -10,6 +10,7 @@ registration), and the connection goes to an address that passed.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
@@ -20,6 +21,8 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SCHEMES: Final = frozenset({"http", "https"})
 MAX_URL_LENGTH: Final = 2048
+MAX_NAME_LENGTH: Final = 253
+_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 # Cloud metadata services that answer on ordinary-looking addresses (AWS/GCP/Azure's
 # 169.254.169.254 is link-local already; these are not all caught by the range checks).
 METADATA_ADDRESSES: Final = frozenset(
@@ -73,8 +76,24 @@ def parse_webhook_url(url: str) -> WebhookUrl:
     host = (parts.hostname or "").rstrip(".")
     if not host or port == 0:
         raise TargetRefused("invalid_url", "The URL must name a host (and a port above 0).")
+    if literal_address(host) is None and not is_dns_name(host):
+        raise TargetRefused("invalid_url", "The URL's host is neither an address nor a DNS name.")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return WebhookUrl(url=url, scheme=parts.scheme, host=host, port=port, target=target)
+
+
+def is_dns_name(host: str) -> bool:
+    """Whether a name server could be asked for ``host`` (IDNA-encoded when not ASCII): at most
+    253 characters of labels of 1 to 63 letters, digits, hyphens (not at either end) or
+    underscores. Anything else is refused before any lookup, which costs a merchant nothing
+    and the platform no wait on a name server for a name that cannot exist."""
+    try:
+        encoded = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return len(encoded) <= MAX_NAME_LENGTH and all(
+        _LABEL.fullmatch(label) for label in encoded.split(".")
+    )
 
 
 def literal_address(host: str) -> IPAddress | None:

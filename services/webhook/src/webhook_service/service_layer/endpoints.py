@@ -37,7 +37,10 @@ from webhook_service.domain.standard_webhooks import generate_secret
 
 DEFAULT_ROTATION_OVERLAP: Final = timedelta(hours=24)
 MAX_ROTATION_OVERLAP: Final = timedelta(days=7)
-VET_WITHIN_SECONDS: Final = 5.0
+# How long a registration or change waits for its URL's name to resolve. A merchant is waiting
+# on the answer, and a name server that does not answer would otherwise hold a web thread for
+# its own timeout (5 s per try): past this, the name is refused as unresolvable, to retry.
+VET_WITHIN_SECONDS: Final = 2.0
 
 # Checks a URL may be called now: raises TargetRefused (see adapters.outbound_http).
 UrlVetter = Callable[[str], object]

@@ -1,12 +1,11 @@
 """Dead letters as an operator meets them: bytes that are no event, published on any topic of
-the catalogue, land in the DLQ of every group that reads it and nowhere else; a settlement
+the catalogue, land in the DLQ of every group that reads it, and only its poison; a settlement
 closing the ledger refused (escrow no longer held it) waits in the ledger's DLQ, and once an
 operator restored the escrow, ``payctl dlq replay`` sends exactly that letter back and the
 batch is paid."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -22,14 +21,13 @@ from e2e_settlement import batch_closed_with, batch_events, paid_and_itemised, p
 from e2e_target import Target
 
 from payevents import decode
-from payevents.topics import CATALOGUE, SETTLEMENT_EVENTS, Topic
+from payevents.topics import CATALOGUE, SETTLEMENT_EVENTS
 from paykit.testing import wait_until
 
 pytestmark = pytest.mark.e2e
 
 AMOUNT = 3000
 LEDGER_SETTLEMENT_DLQ = SETTLEMENT_EVENTS.dlq_topic("ledger-settlement-poster")
-ALL_DLQS = {t.dlq_topic(g.name) for t in CATALOGUE for g in t.consumers}
 
 
 def _header(record: Any, name: str) -> str | None:
@@ -41,25 +39,24 @@ def _letters(topics: Topics, dlq: str, key: str) -> list[Any]:
     return topics.records(dlq, key)
 
 
-@pytest.mark.parametrize("topic", CATALOGUE, ids=lambda t: t.name)
 def test_bytes_that_are_no_event_land_in_the_dlq_of_every_group_that_reads_the_topic(
-    topic: Topic, topics: Topics
+    topics: Topics,
 ) -> None:
     key = f"poison_{uuid.uuid4().hex[:12]}"
-    poison = b"\xff\xfe{not an event " + key.encode()
-    expected = {topic.dlq_topic(group.name) for group in topic.consumers}
+    poison = {topic.name: b"\xff\xfe{not an event on " + topic.name.encode() for topic in CATALOGUE}
 
-    topics.publish(topic.name, key, poison)
+    for topic in CATALOGUE:
+        topics.publish(topic.name, key, poison[topic.name])
 
-    for dlq in sorted(expected):
-        [letter] = eventually(partial(_letters, topics, dlq, key), f"the poison in {dlq}")
-        assert letter.value == poison
-        assert (_header(letter, "x-dlq-reason"), _header(letter, "x-original-topic")) == (
-            "invalid",
-            topic.name,
-        )
-    for dlq in sorted(ALL_DLQS - expected):
-        assert _letters(topics, dlq, key) == [], f"the poison also reached {dlq}"
+    for topic in CATALOGUE:
+        for group in topic.consumers:
+            dlq = topic.dlq_topic(group.name)
+            [letter] = eventually(partial(_letters, topics, dlq, key), f"the poison in {dlq}")
+            assert letter.value == poison[topic.name], f"{dlq} holds another topic's poison"
+            assert (_header(letter, "x-dlq-reason"), _header(letter, "x-original-topic")) == (
+                "invalid",
+                topic.name,
+            )
 
 
 def _payctl(target: Target, *args: str) -> subprocess.CompletedProcess[str]:
@@ -116,7 +113,7 @@ def test_a_closing_the_ledger_refused_is_replayed_by_payctl_once_escrow_holds_it
         lambda: (
             merchant.settlement(batch["id"])["status"] != "closed" or psp.payouts(batch["id"]) != []
         ),
-        timeout=3,
+        timeout=2,
     ), merchant.settlement(batch["id"])
     held = merchant.settlement(batch["id"])
     assert (held["attempt"], held["ledger_moved_at"], held["payouts"]) == (0, None, [])
@@ -127,14 +124,6 @@ def test_a_closing_the_ledger_refused_is_replayed_by_payctl_once_escrow_holds_it
         uuid.uuid4().hex,
     )
     assert restored.status_code == 201, restored.text
-    listed = json.loads(_payctl(target, "dlq", "list", LEDGER_SETTLEMENT_DLQ, "--json").stdout)
-    [shown] = [x for x in listed if (x["partition"], x["offset"]) == letter_spot]
-    assert (shown["key"], shown["reason"], shown["original"]["topic"]) == (
-        merchant.merchant_id,
-        "invalid",
-        SETTLEMENT_EVENTS.name,
-    )
-
     replayed = _payctl(
         target, "dlq", "replay", LEDGER_SETTLEMENT_DLQ, "--at", "{}:{}".format(*letter_spot)
     )

@@ -20,8 +20,9 @@ SCHEDULE_WAIT_SECONDS = 65.0  # a schedule firing within this is waited for, not
 ZERO = {"escrow": 0, "payable": 0, "receivable": 0}
 
 
-def seconds_to_next_run(schedule: str | None, now: datetime | None = None) -> float:
-    """Seconds until the settlement scheduler's next run under ``schedule`` (a crontab, UTC)."""
+def seconds_to_next_run(schedule: str, now: datetime | None = None) -> float:
+    """Seconds until the settlement scheduler's next run under ``schedule`` (a crontab, UTC;
+    empty: the default)."""
     at = now or datetime.now(UTC)
     trigger = CronTrigger.from_crontab(schedule or DEFAULT_SCHEDULE, timezone=UTC)
     fire: datetime = trigger.get_next_fire_time(None, at)
@@ -70,19 +71,22 @@ def batch_closed_with(
 ) -> tuple[dict[str, Any], str]:
     """The batch holding ``payment_id``, and who closed it (``schedule`` or ``operator``).
 
-    The payment's item must exist. When ``schedule`` (the cluster's SETTLEMENT_SCHEDULE) fires
-    within SCHEDULE_WAIT_SECONDS, the scheduler's run is waited for; otherwise an operator runs
-    a cutoff of now. Either run closes every eligible item, so the batch is looked up through
-    the merchant's own API whichever run (this one, a scheduled one, another journey's) did.
+    The payment's item must exist. Given the cluster's ``schedule`` (SETTLEMENT_SCHEDULE, None
+    for its default), the scheduler's run is waited for when it fires within
+    SCHEDULE_WAIT_SECONDS; otherwise (and without ``schedule``) an operator runs a cutoff of
+    now. Either run closes every eligible item, so the batch is looked up through the
+    merchant's own API whichever run (this one, a scheduled one, another journey's) did.
     """
-    wait = seconds_to_next_run(schedule)
-    closed_by = "schedule" if wait <= SCHEDULE_WAIT_SECONDS else "operator"
-    if closed_by == "operator":
+    wait = seconds_to_next_run(schedule) if schedule is not None else None
+    if wait is not None and wait <= SCHEDULE_WAIT_SECONDS:
+        closed_by, timeout = "schedule", wait + E2E_TIMEOUT
+    else:
+        closed_by, timeout = "operator", E2E_TIMEOUT
         operator.run_settlement()
     batch = eventually(
         lambda: merchant.batch_holding(payment_id),
         f"a batch holding {payment_id} (closed by the {closed_by})",
-        timeout=wait + E2E_TIMEOUT if closed_by == "schedule" else E2E_TIMEOUT,
+        timeout,
     )
     return batch, closed_by
 

@@ -92,9 +92,8 @@ def test_a_payment_goes_from_the_api_to_the_merchants_bank_and_every_view_agrees
     # settlement: the item, then a batch of it
     item = item_of(topics, merchant.merchant_id, payment["id"])
     assert (item["kind"], item["amount"], item["fee_amount"]) == ("payment", AMOUNT, fee_taken)
-    batch, closed_by = batch_closed_with(
-        merchant, operator, payment["id"], setting("settlement-scheduler", "SETTLEMENT_SCHEDULE")
-    )
+    schedule = setting("settlement-scheduler", "SETTLEMENT_SCHEDULE") or ""
+    batch, closed_by = batch_closed_with(merchant, operator, payment["id"], schedule)
     print(f"batch {batch['id']} closed by the {closed_by}")
     assert (batch["item_count"], batch["gross_amount"], batch["fee_amount"]) == (
         1,

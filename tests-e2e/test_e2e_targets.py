@@ -1,13 +1,16 @@
 """The suite's choice of cluster: without a Docker engine the compose target says why (and the
 suite skips with that reason); with one, its addresses, settings and process control come from
-the compose project's containers. Needs no cluster: the engine is a stand-in here."""
+the compose project's containers; and the settlement run a journey waits for is the cluster's
+next scheduled one. Needs no cluster: the engine is a stand-in here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from e2e_settlement import seconds_to_next_run
 from e2e_target import ComposeContainers, TargetUnavailable, compose_target, select_target
 
 
@@ -131,3 +134,11 @@ def test_a_killed_container_is_started_again_as_the_supervisor_would() -> None:
 def test_a_project_with_no_running_container_is_unavailable() -> None:
     with pytest.raises(TargetUnavailable, match="docker compose up"):
         compose_target({"PAY_COMPOSE_PROJECT": "nothing"}, client=StandInEngine(_project()))
+
+
+def test_the_scheduled_run_waited_for_is_the_clusters_next_fire_time() -> None:
+    now = datetime(2026, 12, 1, 1, 59, 30, tzinfo=UTC)
+
+    assert seconds_to_next_run("* * * * *", now) == 30
+    assert seconds_to_next_run("", now) == 30  # the default: 02:00 UTC every day
+    assert seconds_to_next_run("0 3 * * *", now) == 3630

@@ -7,6 +7,11 @@ reached on the ports compose published). The journeys see only a ``Target``: the
 addresses, Kafka, the PSP's webhook secret, an operator's token, the settings a process runs
 with, and ``Processes`` to kill or restart one. A target that cannot be reached raises
 ``TargetUnavailable`` with the reason; the suite skips every journey with it.
+
+Against compose: ``docker compose up -d``, then ``PAY_E2E_TARGET=compose uv run pytest
+tests-e2e`` (``PAY_COMPOSE_PROJECT`` if the project is not ``payments``). Kafka is read from the
+host at the port compose publishes for it; a broker that advertises only its in-network name
+needs a listener the host can use, named by ``PAY_E2E_KAFKA_BOOTSTRAP_SERVERS``.
 """
 
 from __future__ import annotations

@@ -183,20 +183,9 @@ class Operator:
         body = {"currency": CURRENCY, "entries": entries, "reason": reason}
         return self.ledger.post("/admin/adjustments", json=body, headers={"Idempotency-Key": key})
 
-    def bank_payouts_of(self, batch_id: str) -> list[tuple[str, int]]:
-        """The bank:payouts entries the ledger posted for ``batch_id``."""
-        page = _json(
-            self.ledger.get(
-                "/admin/accounts/bank:payouts/entries",
-                params={"currency": CURRENCY, "limit": 200},
-            )
-        )
-        moved = []
-        for entry in page["data"]:
-            posted = _json(self.ledger.get(f"/admin/transactions/{entry['transaction_id']}"))
-            if posted["settlement_batch_id"] == batch_id:
-                moved.append((entry["direction"], entry["amount"]))
-        return moved
+    def transaction(self, transaction_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = _json(self.ledger.get(f"/admin/transactions/{transaction_id}"))
+        return found
 
     def reconcile(self, day: date) -> dict[str, Any]:
         period = {"from": f"{day}T00:00:00Z", "to": f"{day + timedelta(days=1)}T00:00:00Z"}

@@ -110,8 +110,25 @@ def paid_out(merchant: Merchant, operator: Operator, batch_id: str, net: int) ->
     batch's net once."""
     paid = status_becomes(merchant, batch_id, "paid")
     balances_become(merchant, ZERO)
-    assert operator.bank_payouts_of(batch_id) == [("credit", net)]
+    assert bank_payouts_of(merchant, operator, batch_id) == [("credit", net)]
     return paid
+
+
+def bank_payouts_of(merchant: Merchant, operator: Operator, batch_id: str) -> list[tuple[str, int]]:
+    """What the ledger's payouts of ``batch_id`` moved on bank:payouts, read from the
+    transactions behind the merchant's payout entries."""
+    moved = []
+    for entry in merchant.entries("payable"):
+        if entry["kind"] != "payout":
+            continue
+        posted = operator.transaction(entry["transaction_id"])
+        if posted["settlement_batch_id"] == batch_id:
+            moved += [
+                (e["direction"], e["amount"])
+                for e in posted["entries"]
+                if e["account"] == "bank:payouts"
+            ]
+    return moved
 
 
 def report_totals(rows: list[dict[str, str]]) -> dict[str, str]:

@@ -76,7 +76,7 @@ def test_a_payment_goes_from_the_api_to_the_merchants_bank_and_every_view_agrees
         "credit",
         net,
     )
-    posted = operator.ledger.get(f"/admin/transactions/{credited['transaction_id']}").json()
+    posted = operator.transaction(credited["transaction_id"])
     assert posted["payment_id"] == payment["id"]
     assert {(e["account"], e["direction"], e["amount"]) for e in posted["entries"]} == {
         ("psp_clearing", "debit", AMOUNT),

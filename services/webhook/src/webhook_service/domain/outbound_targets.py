@@ -23,6 +23,7 @@ SCHEMES: Final = frozenset({"http", "https"})
 MAX_URL_LENGTH: Final = 2048
 MAX_NAME_LENGTH: Final = 253
 _LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+_TOP_LEVEL_DOMAIN: Final = re.compile(r"[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59}(?<!-)")
 # Cloud metadata services that answer on ordinary-looking addresses (AWS/GCP/Azure's
 # 169.254.169.254 is link-local already; these are not all caught by the range checks).
 METADATA_ADDRESSES: Final = frozenset(
@@ -83,16 +84,20 @@ def parse_webhook_url(url: str) -> WebhookUrl:
 
 
 def is_dns_name(host: str) -> bool:
-    """Whether a name server could be asked for ``host`` (IDNA-encoded when not ASCII): at most
+    """Whether ``host`` (IDNA-encoded when not ASCII) could be a name on the internet: at most
     253 characters of labels of 1 to 63 letters, digits, hyphens (not at either end) or
-    underscores. Anything else is refused before any lookup, which costs a merchant nothing
-    and the platform no wait on a name server for a name that cannot exist."""
+    underscores, the last a top-level domain (letters, or an ``xn--`` label). Anything else is
+    refused before any lookup: a name server asked for a top-level domain that cannot exist
+    may take seconds to say so, and ``127.1`` or ``2130706433`` are addresses in disguise."""
     try:
         encoded = host.encode("idna").decode("ascii")
     except UnicodeError:
         return False
-    return len(encoded) <= MAX_NAME_LENGTH and all(
-        _LABEL.fullmatch(label) for label in encoded.split(".")
+    labels = encoded.split(".")
+    return (
+        len(encoded) <= MAX_NAME_LENGTH
+        and all(_LABEL.fullmatch(label) for label in labels)
+        and _TOP_LEVEL_DOMAIN.fullmatch(labels[-1]) is not None
     )
 
 

@@ -44,6 +44,14 @@ VALID_DATA: dict[str, dict[str, Any]] = {
         "failure_message": "The beneficiary's bank account is closed.",
         "occurred_at": "2025-03-02T06:00:00Z",
     },
+    "webhook_endpoint.disabled": {
+        "endpoint_id": "we_1",
+        "merchant_id": "MER_42",
+        "reason": "failing",
+        "failing_since": "2025-03-01T06:00:00Z",
+        "disabled_at": "2025-03-04T06:00:00Z",
+        "last_error": "connection_failed",
+    },
     "ledger.transaction_posted": {
         "transaction_id": "txn_1",
         "kind": "payment",

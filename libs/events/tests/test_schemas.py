@@ -25,6 +25,7 @@ ARCHITECTURE_EVENTS = {
     "settlement.batch_submitted",
     "settlement.batch_paid",
     "settlement.batch_failed",
+    "webhook_endpoint.disabled",
 }
 
 
@@ -221,3 +222,21 @@ def test_a_payout_outcome_is_paid_or_failed_and_the_failure_fields_are_optional(
     assert loaded["failure_code"] is None and loaded["failure_message"] is None
     assert "status" in violation("psp.payout_status_received", {**data, "status": "pending"}).errors
     assert "attempt" in violation("psp.payout_status_received", {**data, "attempt": 0}).errors
+
+
+def test_a_disabled_endpoint_says_whose_it_is_since_when_it_failed_and_why(
+    valid_data: dict[str, dict[str, Any]],
+) -> None:
+    data = {**valid_data["webhook_endpoint.disabled"]}
+    del data["last_error"]
+
+    loaded = REGISTRY.validate("webhook_endpoint.disabled", 1, data)
+
+    assert loaded["last_error"] is None
+    assert "reason" in violation("webhook_endpoint.disabled", {**data, "reason": "merchant"}).errors
+    assert (
+        "merchant_id"
+        in violation(
+            "webhook_endpoint.disabled", {k: v for k, v in data.items() if k != "merchant_id"}
+        ).errors
+    )

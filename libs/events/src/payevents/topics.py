@@ -62,7 +62,7 @@ PAYMENT_EVENTS = Topic(
 WEBHOOK_EVENTS = Topic(
     name="webhook-events",
     partitions=6,
-    key="payment id (batch id for payout outcomes)",
+    key="payment id (batch id for payout outcomes, endpoint id for webhook endpoint events)",
     consumers=(ConsumerGroup("payment-status-applier"), ConsumerGroup("settlement-payout-applier")),
 )
 LEDGER_EVENTS = Topic(

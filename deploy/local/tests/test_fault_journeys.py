@@ -250,6 +250,7 @@ def test_the_fault_journeys_and_a_seeded_schedule_lose_and_double_nothing(
         "every payment final",
         "each charged once at the PSP, with the payment's outcome",
         "one final event each, in the outbox and on payment-events",
+        "nothing dead-lettered",
         "posted once in the ledger and itemised once",
         "settled and paid out",
         "trial balance zero",

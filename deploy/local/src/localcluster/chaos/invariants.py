@@ -1,11 +1,11 @@
 """What must hold once the faults are over, however they struck.
 
 Every payment final and agreeing with the PSP's own record, each charged once and announced
-final once; the ledger holding one posting per captured payment and settlement one item; the
-burst settled and paid out; the ledger's trial balance at zero; ``ledger verify`` clean; and the
-three-way reconciliation (settlement against the ledger, the platform against the PSP's report,
-the batches against the bank) matched. Each check says what it saw, so a broken one names the
-payments and the figures.
+final once; no event given up on (every DLQ empty); the ledger holding one posting per captured
+payment and settlement one item; the burst settled and paid out; the ledger's trial balance at
+zero; ``ledger verify`` clean; and the three-way reconciliation (settlement against the ledger,
+the platform against the PSP's report, the batches against the bank) matched. Each check says
+what it saw, so a broken one names the payments and the figures.
 """
 
 from __future__ import annotations
@@ -14,14 +14,18 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from kafka import KafkaConsumer, TopicPartition
 
 from localcluster.chaos.api import PlatformApi
 from localcluster.chaos.observe import FINAL_STATUSES, BurstObserver
 from localcluster.chaos.rounds import charged_more_than_once, final_more_than_once
 from localcluster.config import ClusterConfig
+from payevents.topics import CATALOGUE
 from paykit.testing import wait_until
 
 SHOWN_PROBLEMS = 10
@@ -64,6 +68,7 @@ def check_invariants(context: Context) -> list[Check]:
         every_payment_final,
         charged_once,
         final_once,
+        nothing_dead_lettered,
         posted_and_itemised_once,
         settled_and_paid_out,
         trial_balance_zero,
@@ -111,6 +116,27 @@ def final_once(context: Context) -> Check:
         f"{len(context.payment_ids)} payments",
         tuple(problems),
     )
+
+
+def nothing_dead_lettered(context: Context) -> Check:
+    """No consumer gave up on an event: every DLQ of the catalogue is empty."""
+    dlqs = [entry.dlq_topic(group.name) for entry in CATALOGUE for group in entry.consumers]
+    consumer = KafkaConsumer(bootstrap_servers=context.config.bootstrap_servers)
+    try:
+        partitions = [
+            TopicPartition(name, n)
+            for name in dlqs
+            for n in sorted(consumer.partitions_for_topic(name) or ())
+        ]
+        ends = consumer.end_offsets(partitions)
+        starts = consumer.beginning_offsets(partitions)
+    finally:
+        consumer.close()
+    letters: Counter[str] = Counter()
+    for partition in partitions:
+        letters[partition.topic] += ends[partition] - starts[partition]
+    problems = tuple(f"{name}: {n} dead-lettered" for name, n in sorted(letters.items()) if n)
+    return Check("nothing dead-lettered", f"{len(dlqs)} dead letter queues read", problems)
 
 
 def posted_and_itemised_once(context: Context) -> Check:

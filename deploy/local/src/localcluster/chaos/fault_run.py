@@ -90,6 +90,8 @@ def run_faults(
         result = play_schedule(
             schedule, settings.schedule, config, cluster.env, cluster.api, cluster.observer, say
         )
+        for name, why in result.exited.items():
+            say(f"  exited by itself during the faults, started again: {name} ({why})")
         say("invariants:")
         for check in result.checks:
             for line in check.describe():
@@ -126,6 +128,7 @@ def as_json(settings: FaultRunSettings, result: ScheduleResult) -> dict[str, Any
             {"name": c.name, "ok": c.ok, "summary": c.summary, "problems": list(c.problems)}
             for c in result.checks
         ],
+        "exited": result.exited,
         "ok": result.ok,
     }
 

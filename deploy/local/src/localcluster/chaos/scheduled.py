@@ -19,7 +19,7 @@ from localcluster.chaos.faults import inject
 from localcluster.chaos.invariants import Check, Context, check_invariants
 from localcluster.chaos.load import PacedBurst, shares
 from localcluster.chaos.observe import BurstObserver
-from localcluster.chaos.recovery import Recovery, RecoveryWatch
+from localcluster.chaos.recovery import Recovery, RecoveryWatch, unsteady_processes
 from localcluster.chaos.rounds import RoundSettings
 from localcluster.chaos.schedule import Fault
 from localcluster.config import ClusterConfig
@@ -77,6 +77,9 @@ class ScheduleResult:
     faults: list[FaultResult] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     payments: int = 0
+    # Processes that exited by themselves while the faults played (not the ones killed): the
+    # supervisor started them again, so no invariant need break, but each is worth a look.
+    exited: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -144,6 +147,9 @@ def play_schedule(
             probes.append(recovery.probe)
         if not result.faults[-1].recovered:
             break
+    result.exited = {
+        name: why for name, why in unsteady_processes(config).items() if name not in watch.unsteady
+    }
     payment_ids = [*load.finish(), *probes]
     result.payments = len(payment_ids)
     context = Context(

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 from e2e_clients import Merchant, Operator
-from e2e_observe import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -169,16 +168,12 @@ def test_a_post_retried_with_its_key_answers_the_first_answer_and_makes_nothing_
         assert len(made_ids) == 1
 
 
-def test_an_operators_adjustment_retried_with_its_key_is_posted_once(
-    merchant: Merchant, operator: Operator
-) -> None:
-    _created_payment(merchant)
-    escrow_before = eventually(
-        lambda: merchant.balances().get("escrow"), "the payment's net in escrow"
-    )
+def test_an_operators_adjustment_retried_with_its_key_is_posted_once(operator: Operator) -> None:
+    """A platform-only adjustment (fees back to the PSP's clearing): no merchant's money, so
+    no batch anywhere is left holding more than its escrow."""
     entries = [
-        {"account": f"merchant:{merchant.merchant_id}:escrow", "direction": "debit", "amount": 5},
-        {"account": "platform:fees", "direction": "credit", "amount": 5},
+        {"account": "platform:fees", "direction": "debit", "amount": 5},
+        {"account": "psp_clearing", "direction": "credit", "amount": 5},
     ]
     key = uuid.uuid4().hex
 
@@ -189,10 +184,15 @@ def test_an_operators_adjustment_retried_with_its_key_is_posted_once(
     assert first.status_code == 201, first.text
     assert (again.status_code, again.json()) == (201, first.json())
     assert other.status_code == 409, other.text
-    assert merchant.balances()["escrow"] == escrow_before - 5
-    assert [m for m in merchant.moves("escrow") if m[0] == "adjustment"] == [
-        ("adjustment", "debit", 5)
+    posted = operator.transaction(first.json()["transaction_id"])
+    assert sorted((e["account"], e["direction"], e["amount"]) for e in posted["entries"]) == [
+        ("platform:fees", "debit", 5),
+        ("psp_clearing", "credit", 5),
     ]
+    fees = operator.ledger.get(
+        "/admin/accounts/platform:fees/entries", params={"currency": "EUR", "limit": 200}
+    ).json()["data"]
+    assert [e["transaction_id"] for e in fees].count(first.json()["transaction_id"]) == 1
 
 
 def test_a_settlement_run_retried_for_its_cutoff_replays(operator: Operator) -> None:

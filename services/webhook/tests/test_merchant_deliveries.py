@@ -27,8 +27,8 @@ from flask.testing import FlaskClient
 from localcluster.migrations import migration_sources
 from localcluster.testing import ClusterEnv
 from localcluster.topics import ensure_topics
-from payevents import Envelope, encode, new_event
-from payevents.topics import ConsumerGroup, Topic
+from payevents import Envelope, decode, encode, new_event
+from payevents.topics import WEBHOOK_EVENTS, ConsumerGroup, Topic
 from paykit.consumer import Consumer, ConsumerSettings
 from paykit.db import create_pool, transaction
 from paykit.kafka_clients import create_consumer, create_producer
@@ -332,10 +332,32 @@ def test_a_permanently_dead_endpoint_is_disabled_after_the_horizon_and_can_recov
     (notice,) = shown["notices"]
     assert notice["type"] == "webhook_endpoint.disabled"
     assert "connection_failed" in notice["detail"]
+    ((topic, value),) = outbound.rows(
+        "SELECT topic, value FROM outbox WHERE key = %s", endpoint["id"].encode()
+    )
+    told = decode(bytes(value))
+    assert (topic, told.type, told.subject) == (
+        WEBHOOK_EVENTS.name,
+        "webhook_endpoint.disabled",
+        endpoint["id"],
+    )
+    assert told.data == {
+        "endpoint_id": endpoint["id"],
+        "merchant_id": merchant,
+        "reason": "failing",
+        "failing_since": told.data["failing_since"],
+        "disabled_at": told.data["disabled_at"],
+        "last_error": "connection_failed",
+    }
+    disabled_at = datetime.fromisoformat(told.data["disabled_at"])
+    assert disabled_at == datetime.fromisoformat(shown["disabled_at"])
+    # The horizon runs from the message's first queueing, a little before its first attempt.
     first_attempt = outbound.rows(
         "SELECT min(started_at) FROM webhook_attempts WHERE endpoint_id = %s", endpoint["id"]
     )[0][0]
-    assert datetime.fromisoformat(shown["disabled_at"]) - first_attempt >= timedelta(seconds=2)
+    failing_since = datetime.fromisoformat(told.data["failing_since"])
+    assert failing_since <= first_attempt
+    assert disabled_at - failing_since >= timedelta(seconds=2)
 
 
 def test_a_slow_endpoint_does_not_delay_another_merchants_deliveries(

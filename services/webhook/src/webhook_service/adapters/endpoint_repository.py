@@ -11,6 +11,7 @@ from psycopg.rows import dict_row
 from paykit.db import Connection
 from webhook_service.domain.endpoints import (
     ENDPOINT_DISABLED_NOTICE,
+    DisabledEndpoint,
     DisabledReason,
     Endpoint,
     Notice,
@@ -119,7 +120,7 @@ class EndpointRepository:
 
     def disable_failing(
         self, endpoint_id: str, *, failing_since: datetime, now: datetime, detail: str
-    ) -> Notice | None:
+    ) -> DisabledEndpoint | None:
         """Disable an endpoint with no success since ``failing_since``; its notice says why.
 
         None when it is disabled already or answered meanwhile (another message got a 2xx).
@@ -139,7 +140,7 @@ class EndpointRepository:
             " VALUES (%s, %s, %s, %s, %s, %s)",
             (notice.id, endpoint_id, rows[0]["merchant_id"], notice.type, now, detail),
         )
-        return notice
+        return DisabledEndpoint(rows[0]["merchant_id"], notice)
 
     def notices(self, endpoint_id: str, *, limit: int = 10) -> list[Notice]:
         rows = self._rows(

@@ -83,6 +83,14 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class DisabledEndpoint:
+    """An endpoint just disabled for failing: whose it is, and the notice its merchant sees."""
+
+    merchant_id: str
+    notice: Notice
+
+
+@dataclass(frozen=True)
 class Message:
     id: str
     endpoint_id: str

@@ -26,6 +26,7 @@ from paykit.db import transaction
 from paykit.health import HealthFile
 from paykit.logging import get_logger
 from webhook_service.adapters.endpoint_repository import EndpointRepository
+from webhook_service.adapters.event_outbox import PostgresEventOutbox
 from webhook_service.adapters.message_repository import (
     WAKE_CHANNEL,
     AttemptResult,
@@ -36,6 +37,7 @@ from webhook_service.adapters.secret_repository import SecretRepository
 from webhook_service.adapters.secret_sealing import SecretSealer, UnopenableSecret
 from webhook_service.domain.retry_schedule import RetrySchedule
 from webhook_service.domain.standard_webhooks import signed_headers
+from webhook_service.service_layer.endpoint_events import endpoint_disabled
 
 _log = get_logger(__name__)
 
@@ -181,9 +183,9 @@ class Dispatcher:
             )
         with transaction(self.pool) as conn:
             MessageRepository(conn).record(claimed, result, next_attempt_at=next_attempt_at)
-            notice = None
+            disabled = None
             if not result.succeeded and next_attempt_at is None:
-                notice = EndpointRepository(conn).disable_failing(
+                disabled = EndpointRepository(conn).disable_failing(
                     claimed.endpoint_id,
                     failing_since=claimed.series_started_at,
                     now=now,
@@ -193,6 +195,14 @@ class Dispatcher:
                         + (f" (HTTP {result.http_status})" if result.http_status else "")
                         + ". Enable it again once it answers, then redeliver what it missed."
                     ),
+                )
+            if disabled is not None:
+                PostgresEventOutbox(conn).add(
+                    endpoint_disabled(
+                        disabled,
+                        failing_since=claimed.series_started_at,
+                        last_error=result.error,
+                    )
                 )
         _log.info(
             "webhook_attempt",
@@ -205,7 +215,7 @@ class Dispatcher:
             latency_ms=result.latency_ms,
             next_attempt_at=None if next_attempt_at is None else next_attempt_at.isoformat(),
         )
-        if notice is not None:
+        if disabled is not None:
             _log.warning("webhook_endpoint_disabled", endpoint_id=claimed.endpoint_id)
 
     def _listen(self) -> None:

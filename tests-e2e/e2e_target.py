@@ -32,6 +32,7 @@ from paykit.auth.audiences import OPERATOR_SCOPES
 from paykit.auth.jwt import SigningKey
 
 RESTART_TIMEOUT = 60.0
+OPERATOR_TOKEN_MINUTES = 120  # one token serves the whole session, however long the suite runs
 COMPOSE_PROJECT = "payments"  # docker-compose.yml's `name:`
 # The compose service (and Procfile name) of each address; every web process listens on 8080.
 _WEB_PROCESSES = {
@@ -136,7 +137,7 @@ def local_target(environ: Mapping[str, str]) -> Target:
             issuer=issuer,
             audience=admin_audience,
             subject="ops_e2e",
-            ttl=timedelta(minutes=30),
+            ttl=timedelta(minutes=OPERATOR_TOKEN_MINUTES),
             scopes=OPERATOR_SCOPES,
         )
 
@@ -235,7 +236,8 @@ def compose_target(environ: Mapping[str, str], client: Any = None) -> Target:
     )
 
     def operator_token() -> str:
-        return containers.run("gateway-web", ["gateway", "admin-token", "--minutes", "30"])
+        minutes = str(OPERATOR_TOKEN_MINUTES)
+        return containers.run("gateway-web", ["gateway", "admin-token", "--minutes", minutes])
 
     return Target(
         kind="compose",

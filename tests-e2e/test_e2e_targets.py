@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from e2e_compose import ComposeContainers, compose_target
 from e2e_settlement import seconds_to_next_run
-from e2e_target import ComposeContainers, TargetUnavailable, compose_target, select_target
+from e2e_target import TargetUnavailable, select_target
 
 
 def test_the_compose_target_without_a_docker_engine_says_why() -> None:

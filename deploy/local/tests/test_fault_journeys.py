@@ -186,7 +186,19 @@ def test_make_chaos_draws_and_prints_a_seed_when_given_none() -> None:
     command = parse_args([])
 
     assert command.faults is not None and command.faults.seed is not None
-    assert f"make chaos SEED={command.faults.seed} DURATION=60" in command.faults.headline()
+    assert (
+        f"(again: make chaos SEED={command.faults.seed} DURATION=60)" in command.faults.headline()
+    )
+
+
+def test_the_headline_gives_the_command_that_repeats_the_run() -> None:
+    settings = parse_args(["--journeys", "--seed", "5", "--duration", "20", "--payments", "50"])
+
+    assert settings.faults is not None
+    assert settings.faults.headline() == (
+        "chaos: the fault journeys + seed 5, duration 20s; 50 payments in the burst "
+        "(again: make chaos JOURNEYS=1 SEED=5 DURATION=20 PAYMENTS=50)"
+    )
 
 
 def test_the_journeys_kill_the_workers_and_a_drawn_schedule_strikes_any_process() -> None:

@@ -61,13 +61,18 @@ class FaultRunSettings:
         return [*(journey_schedule(workers) if self.journeys else []), *drawn]
 
     def headline(self) -> str:
+        """What runs, and the make command that runs it again."""
         parts = ["the fault journeys"] if self.journeys else []
+        again = ["make chaos"] + (["JOURNEYS=1"] if self.journeys else [])
         if self.seed is not None:
-            parts.append(
-                f"seed {self.seed}, duration {self.duration:g}s "
-                f"(again: make chaos SEED={self.seed} DURATION={self.duration:g})"
-            )
-        return f"chaos: {' + '.join(parts)}; {self.schedule.payments} payments in the burst"
+            parts.append(f"seed {self.seed}, duration {self.duration:g}s")
+            again += [f"SEED={self.seed}", f"DURATION={self.duration:g}"]
+        if self.schedule.payments != ScheduleSettings().payments:
+            again.append(f"PAYMENTS={self.schedule.payments}")
+        return (
+            f"chaos: {' + '.join(parts)}; {self.schedule.payments} payments in the burst "
+            f"(again: {' '.join(again)})"
+        )
 
 
 def run_faults(

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -87,7 +88,7 @@ def two_gateways(tmp_path: Path) -> Iterator[list[httpx.Client]]:
             clients.append(client)
         for index, client in enumerate(clients):
             log = (tmp_path / f"gateway-{index}.log").read_text
-            assert wait_until(lambda client=client: _ready(client), timeout=60), log()
+            assert wait_until(partial(_ready, client), timeout=60), log()
         yield clients
 
 

@@ -102,7 +102,8 @@ def inject(fault: Fault, config: ClusterConfig, api: PlatformApi) -> float:
     if fault.kind == PAUSE:
         return pause_services(config, fault.targets, fault.seconds)
     if fault.kind == BROKER:
-        kill_broker(config)
+        died = kill_broker(config)
+        keep_broker_log(config, f"kafka-until-{time.strftime('%H%M%S', time.localtime(died))}.log")
         KafkaBroker(config).start()  # its topics and data are on disk: nothing to provision
         return time.time()
     if fault.kind == POSTGRES:

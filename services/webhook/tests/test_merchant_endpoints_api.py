@@ -194,6 +194,27 @@ def test_an_endpoint_is_changed_disabled_by_its_merchant_and_deleted(
     assert client.get(path).status_code == 404
 
 
+def test_a_change_sent_again_answers_the_same_endpoint_and_changes_nothing(
+    local_app: Flask, merchant_client: Clients, unique: str
+) -> None:
+    """A merchant retrying a change whose answer it lost gets the same answer (``updated_at``
+    included): a change that changes nothing is not a change."""
+    client = merchant_client(local_app, f"MER_{unique}")
+    path = f"/webhook_endpoints/{_register(client, 'http://127.0.0.1:9/hooks').json['id']}"
+    change = {"description": "shop", "event_types": ["payment.succeeded"], "enabled": False}
+
+    first, again = client.post(path, json=change), client.post(path, json=change)
+    nothing = client.post(path, json={})
+
+    assert first.status_code == again.status_code == nothing.status_code == 200
+    assert again.json == first.json == nothing.json
+    assert first.json["description"] == "shop"
+    assert (
+        client.post(path, json={"description": "other"}).json["updated_at"]
+        != (first.json["updated_at"])
+    )
+
+
 def test_a_repeated_registration_with_its_idempotency_key_answers_the_first_secret_included(
     local_app: Flask, merchant_client: Clients, unique: str
 ) -> None:

@@ -204,6 +204,8 @@ class Endpoints:
                     disabled_reason=DisabledReason.BY_MERCHANT,
                     disabled_at=now,
                 )
+            if replace(changed, updated_at=endpoint.updated_at) == endpoint:
+                return endpoint  # nothing to change: a retried change answers the same
             EndpointRepository(conn).save(changed)
         return changed
 

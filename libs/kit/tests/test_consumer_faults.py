@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 from kafka import KafkaProducer
+from kafka.errors import KafkaConnectionError
 
 from localcluster.testing import ClusterEnv
 from payevents import Envelope, encode
@@ -26,6 +27,7 @@ from paykit.consumer.routing import (
     header,
 )
 from paykit.db import Connection
+from paykit.health import read as read_health
 from paykit.kafka_clients import create_producer
 from paykit.testing import running, wait_until
 
@@ -238,3 +240,43 @@ def test_records_that_cannot_be_read_or_routed_are_dead_lettered_with_the_reason
     assert "tombstone" in messages[0]
     assert "x-attempts='two'" in messages[1]
     assert "x-retry-not-before-ms='soon'" in messages[2]
+
+
+def test_a_broker_lost_under_a_poll_makes_the_consumer_wait_not_exit(
+    topic: Topic, make_consumer, make_event, publish, effects, unique: str, tmp_path
+) -> None:
+    """kafka-python raises ``KafkaConnectionError`` from ``poll`` while the broker is gone (seen
+    in the chaos runs, where it ended ledger-poster and payment-status-applier): the consumer
+    says it waits for Kafka, polls again, and applies what comes once the broker answers."""
+    consumer = make_consumer(topic, health_file=tmp_path / "health.json")
+    real_poll = consumer.kafka.poll
+    failures = iter([KafkaConnectionError("Connection refused")] * 3)
+    seen_waiting: list[str] = []
+
+    def poll_through_an_outage(**kwargs: Any) -> Any:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_poll(**kwargs)
+
+    def reported() -> dict[str, Any]:
+        return read_health(tmp_path / "health.json")
+
+    consumer.health.report = _recording(consumer.health.report, seen_waiting)  # type: ignore[method-assign]
+    consumer.kafka.poll = poll_through_an_outage  # type: ignore[method-assign]
+    event = make_event(f"PAY_{unique}")
+    with running(consumer) as thread:
+        publish(topic.name, event)
+        assert wait_until(lambda: len(effects(f"PAY_{unique}")) == 1, timeout=30)
+        assert thread.is_alive()
+        assert wait_until(lambda: reported()["ready"], timeout=10)
+    assert seen_waiting and seen_waiting[0].startswith("waiting for Kafka: ")
+
+
+def _recording(report: Callable[..., None], reasons: list[str]) -> Callable[..., None]:
+    def record(*, ready: bool, reason: str = "") -> None:
+        if not ready:
+            reasons.append(reason)
+        report(ready=ready, reason=reason)
+
+    return record

@@ -124,6 +124,16 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             self.consumer.kafka.pause(*assigned)
 
 
+# The longest pause between polls while the broker cannot be reached.
+KAFKA_RETRY_MAX_DELAY = 5.0
+
+
+def _broker_unreachable(error: KafkaError) -> bool:
+    """A connection lost or refused, a timeout, a leader moving: kafka-python's retriable
+    errors, which last as long as the broker is away; wait for it."""
+    return bool(getattr(error, "retriable", False))
+
+
 class Consumer:
     def __init__(
         self,
@@ -158,6 +168,8 @@ class Consumer:
         )
         self.held: _Hold | None = None
         self._stop = threading.Event()
+        self._kafka_lost_at: float | None = None
+        self._kafka_delay = 0.0
         self._next_prune = time.monotonic() + settings.prune_interval
 
     def stop(self) -> None:
@@ -180,10 +192,20 @@ class Consumer:
                     self._poll_held()
                     continue
                 self.scheduler.resume_due()
-                polled = self.kafka.poll(
-                    timeout_ms=int(self.scheduler.poll_timeout(self.settings.poll_timeout) * 1000),
-                    max_records=self.settings.batch_size,
-                )
+                try:
+                    polled = self.kafka.poll(
+                        timeout_ms=int(
+                            self.scheduler.poll_timeout(self.settings.poll_timeout) * 1000
+                        ),
+                        max_records=self.settings.batch_size,
+                    )
+                except KafkaError as error:
+                    if not _broker_unreachable(error):
+                        raise
+                    self._wait_for_kafka(error)
+                    continue
+                if self._kafka_lost_at is not None:
+                    self._kafka_back()
                 if polled:
                     self.process(polled)
                     batches += 1
@@ -197,6 +219,28 @@ class Consumer:
                 self.lag.stop()
             self.kafka.close(autocommit=False)
             log.info("consumer_stopped", group=group)
+
+    def _wait_for_kafka(self, error: KafkaError) -> None:
+        """The broker went away under a poll (kafka-python raises instead of retrying): not
+        ready while it is gone, polling again with a growing pause, never exiting for it."""
+        now = time.monotonic()
+        if self._kafka_lost_at is None:
+            self._kafka_lost_at, self._kafka_delay = now, 0.0
+            log.warning("consumer_waiting_for_kafka", group=self.settings.group, error=str(error))
+        self._kafka_delay = min(max(self._kafka_delay * 2, 0.2), KAFKA_RETRY_MAX_DELAY)
+        self.health.report(ready=False, reason=f"waiting for Kafka: {error}")
+        self._stop.wait(self._kafka_delay)
+
+    def _kafka_back(self) -> None:
+        assert self._kafka_lost_at is not None
+        log.info(
+            "consumer_kafka_back",
+            group=self.settings.group,
+            after_s=round(time.monotonic() - self._kafka_lost_at, 1),
+        )
+        self._kafka_lost_at = None
+        if self.held is None:
+            self.health.report(ready=True)
 
     def process(self, polled: dict[TopicPartition, list[Any]]) -> None:
         """Apply one polled batch, route its failures, then commit its offsets."""

@@ -20,7 +20,7 @@ from e2e_clients import Merchant, Operator
 
 pytestmark = pytest.mark.e2e
 
-PUBLIC_ENDPOINT = "https://203.0.113.10/hooks"  # TEST-NET-3: never called, nothing happens
+PUBLIC_ENDPOINT = "http://127.0.0.1:9/hooks"  # allowed on the test cluster; nothing listens there
 CONCURRENT_COPIES = 6
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks of the platform: an open-loop load driver and what it measures."""

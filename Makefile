@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
 RUN = $(UV) run --frozen --quiet
 
-.PHONY: help uv deps up down status logs token test chaos lint format
+.PHONY: help uv deps up down status logs token test chaos bench lint format
 
 help:
 	@echo "make up      start Kafka, PostgreSQL, Redis, topics and every service (cluster 'dev')"
@@ -20,6 +20,7 @@ help:
 	@echo "make chaos   faults drawn from a seed, timed to recovery, then the invariants (SEED=n DURATION=s)"
 	@echo "             JOURNEYS=1: every fault in turn first; ROUNDS=5 PAYMENTS=300: broker-crash rounds"
 	@echo "             BROKERS=3: one broker of three SIGKILLed under load, the longest pause"
+	@echo "make bench   open-loop creates through the gateway of a running cluster (RATES=25,50 SECONDS=10)"
 	@echo "make lint    ruff and mypy"
 
 uv:
@@ -57,10 +58,15 @@ else
 		$(if $(JOURNEYS),--journeys) $(if $(PAYMENTS),--payments $(PAYMENTS)) $(CHAOS_ARGS)
 endif
 
+# Open-loop creates through the gateway of a running cluster (make up, with the gateway's write
+# limit raised: see bench/README.md); a table, and JSON under bench/results.
+bench: deps
+	@$(RUN) python -m bench $(if $(RATES),--rates $(RATES)) $(if $(SECONDS),--seconds $(SECONDS))
+
 lint: deps
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy --strict libs/events/src libs/kit/src deploy/local/src services/*/src
+	$(RUN) mypy --strict libs/events/src libs/kit/src deploy/local/src services/*/src tools/payctl/src bench/src
 
 format: deps
 	$(RUN) ruff format .

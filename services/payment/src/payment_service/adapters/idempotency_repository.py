@@ -9,6 +9,8 @@ from paykit.db import Connection
 from payment_service.domain.idempotency import StoredResponse
 from payment_service.service_layer.unit_of_work import IdempotencyRecord, RequestInFlight
 
+_LOCK_TIMEOUT_OUTSIDE_CLAIM = "payment.lock_timeout_outside_claim"
+
 
 class PostgresIdempotency:
     def __init__(self, conn: Connection, lock_timeout_ms: int) -> None:
@@ -18,24 +20,30 @@ class PostgresIdempotency:
     def claim(self, merchant_id: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
         # A concurrent request holding the same key makes this INSERT wait for its transaction:
         # it then sees that request's stored response, or gives up after the lock timeout. The
-        # transaction's own lock timeout, whatever it was, applies again afterwards.
-        row = self.conn.execute(
-            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
-            (f"{int(self.lock_timeout_ms)}ms",),
-        ).fetchone()
-        assert row is not None
-        previous = row[0]
+        # transaction's own lock timeout, whatever it was, applies again afterwards: it is kept
+        # in a transaction-local setting rather than read back into Python, so that in pipeline
+        # mode everything up to the INSERT's answer travels in one round trip. Giving up aborts
+        # the transaction (no savepoint, which would cost round trips of its own): the caller's
+        # request is refused as in flight and its transaction rolled back.
+        self.conn.execute(
+            "SELECT set_config(%s, current_setting('lock_timeout'), true)",
+            (_LOCK_TIMEOUT_OUTSIDE_CLAIM,),
+        )
+        self.conn.execute(
+            "SELECT set_config('lock_timeout', %s, true)", (f"{int(self.lock_timeout_ms)}ms",)
+        )
         try:
-            with self.conn.transaction():
-                inserted = self.conn.execute(
-                    "INSERT INTO idempotency_keys (merchant_id, key, fingerprint)"
-                    " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                    (merchant_id, key, fingerprint),
-                ).fetchone()
+            inserted = self.conn.execute(
+                "INSERT INTO idempotency_keys (merchant_id, key, fingerprint)"
+                " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                (merchant_id, key, fingerprint),
+            ).fetchone()
         except psycopg.errors.LockNotAvailable as busy:
             raise RequestInFlight(key) from busy
-        finally:
-            self.conn.execute("SELECT set_config('lock_timeout', %s, true)", (previous,))
+        self.conn.execute(
+            "SELECT set_config('lock_timeout', current_setting(%s), true)",
+            (_LOCK_TIMEOUT_OUTSIDE_CLAIM,),
+        )
         if inserted:
             return None
         found = self.conn.execute(

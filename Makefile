@@ -20,7 +20,7 @@ help:
 	@echo "make chaos   faults drawn from a seed, timed to recovery, then the invariants (SEED=n DURATION=s)"
 	@echo "             JOURNEYS=1: every fault in turn first; ROUNDS=5 PAYMENTS=300: broker-crash rounds"
 	@echo "             BROKERS=3: one broker of three SIGKILLed under load, the longest pause"
-	@echo "make bench   open-loop creates through the gateway of a running cluster (RATES=25,50 SECONDS=10)"
+	@echo "make bench   open-loop creates and their pipeline, on cluster 'bench' (started if needed; RATES=25,50 SECONDS=10)"
 	@echo "make lint    ruff and mypy"
 
 uv:
@@ -58,10 +58,13 @@ else
 		$(if $(JOURNEYS),--journeys) $(if $(PAYMENTS),--payments $(PAYMENTS)) $(CHAOS_ARGS)
 endif
 
-# Open-loop creates through the gateway of a running cluster (make up, with the gateway's write
-# limit raised: see bench/README.md); a table, and JSON under bench/results.
+# Open-loop creates through the gateway, each rate followed through the pipeline by its events
+# (bench/README.md), on cluster PAY_CLUSTER (default `bench`): used as it is when it answers,
+# else started for the run with the gateway's write limit raised and stopped after. Tables, and
+# JSON and a PNG chart under bench/results.
 bench: deps
-	@$(RUN) python -m bench $(if $(RATES),--rates $(RATES)) $(if $(SECONDS),--seconds $(SECONDS))
+	@PAY_CLUSTER=$${PAY_CLUSTER:-bench} $(RUN) python -m bench --start-cluster \
+		$(if $(RATES),--rates $(RATES)) $(if $(SECONDS),--seconds $(SECONDS))
 
 lint: deps
 	$(RUN) ruff check .

@@ -28,6 +28,16 @@ PAYMENT_BODY = {"amount": 1500, "currency": "EUR", "payment_method": "pm_card_vi
 CREATED = 201
 
 
+@dataclass(frozen=True)
+class CreatedPayment:
+    """A payment the platform answered 201 for, with the create's wall-clock times (epoch
+    seconds), so the events the pipeline later publishes about it can be timed from it."""
+
+    payment_id: str
+    sent_at: float
+    answered_at: float
+
+
 @dataclass
 class RateResult:
     """What one offered rate gave: counts, answers by status and the creates' latencies."""
@@ -39,6 +49,8 @@ class RateResult:
     create_latencies: list[float] = field(default_factory=list)
     latest_send_lag: float = 0.0
     last_answer_after: float = 0.0
+    started_at: float = 0.0
+    created: list[CreatedPayment] = field(default_factory=list)
 
     @property
     def answered(self) -> int:
@@ -63,7 +75,11 @@ class RateResult:
 async def _create_once(
     client: httpx.AsyncClient, merchant: Merchant, start: float, due: float, result: RateResult
 ) -> None:
-    """One create, timed from ``due`` (its scheduled send time), not from when it went out."""
+    """One create, timed from ``due`` (its scheduled send time), not from when it went out.
+
+    The wall-clock times kept with the payment id are ``due`` and the answer moved onto
+    ``result.started_at``'s clock, so the pipeline's latency counts from the schedule too.
+    """
     try:
         answer = await client.post(
             "/v1/payments",
@@ -82,6 +98,25 @@ async def _create_once(
     result.answers[str(answer.status_code)] += 1
     if answer.status_code == CREATED:
         result.create_latencies.append(elapsed)
+        payment_id = _payment_id(answer)
+        if payment_id is not None:
+            result.created.append(
+                CreatedPayment(
+                    payment_id,
+                    sent_at=result.started_at + (due - start),
+                    answered_at=result.started_at + (answered_at - start),
+                )
+            )
+
+
+def _payment_id(answer: httpx.Response) -> str | None:
+    """The created payment's id, or None when the body does not carry one (a stand-in gateway)."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    payment_id = body.get("id") if isinstance(body, dict) else None
+    return payment_id if isinstance(payment_id, str) else None
 
 
 async def drive_rate(
@@ -99,6 +134,7 @@ async def drive_rate(
     result = RateResult(offered_rate=rate, seconds=seconds)
     in_flight: set[asyncio.Task[None]] = set()
     start = time.perf_counter()
+    result.started_at = time.time()
     for index, offset in enumerate(send_offsets(rate, seconds)):
         due = start + offset
         wait = due - time.perf_counter()

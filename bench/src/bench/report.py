@@ -1,4 +1,4 @@
-"""The run's output: a terminal table and a JSON file, both from the same per-rate results."""
+"""The run's output: the creates' terminal table and the JSON file of every figure per rate."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.driver import RateResult
+from bench.rate_run import RateRun
 
 COLUMNS = (
     ("offered/s", 9),
@@ -64,7 +65,29 @@ def table(results: list[RateResult]) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: Path, run: dict[str, Any], results: list[RateResult]) -> None:
+def rate_record(run: RateRun) -> dict[str, Any]:
+    """One rate with its pipeline, lag series and processes, as plain data for the JSON file."""
+    lag = run.observed.lag
+    pipeline = asdict(run.pipeline)
+    pipeline["hop_p50_sum_ms"] = run.pipeline.hop_p50_sum_ms
+    pipeline["wait_seconds"] = round(run.pipeline_wait_seconds, 1)
+    return {
+        **result_record(run.create),
+        "pipeline": pipeline,
+        "lag": {
+            "groups": {
+                group: {"max": lag.max_lag(group), "final": lag.final_lag(group)}
+                for group in lag.groups()
+            },
+            "series": [{"at": round(s.at, 3), "lag": s.lag} for s in lag.samples],
+            "failed_samples": run.observed.failed_samples,
+        },
+        "observed_seconds": run.observed.seconds,
+        "processes": [asdict(usage) for usage in run.observed.processes],
+    }
+
+
+def write_json(path: Path, run: dict[str, Any], runs: list[RateRun]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {**run, "rates": [result_record(r) for r in results]}
+    document = {**run, "rates": [rate_record(r) for r in runs]}
     path.write_text(json.dumps(document, indent=2) + "\n")

@@ -49,7 +49,7 @@ def write_chart(path: Path, runs: Sequence[RateRun], title: str) -> None:
     latency.set(xlabel="offered payments/s", ylabel="ms from the scheduled send", yscale="log")
     latency.set_title("latency")
     latency.grid(True, which="both", alpha=0.3)
-    latency.legend(fontsize="small")
+    latency.legend(fontsize="small", loc="upper left")
 
     throughput.plot(rates, rates, ":", color="grey", label="offered")
     throughput.plot(rates, [run.create.created_per_second for run in runs], "o-", label="created/s")

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paykit.auth.jwks import ALGORITHM, MIN_RSA_KEY_BITS, InvalidJwks, jwks_document, keys_from_jwks
 from paykit.auth.key_sets import KeySet, StaticKeySet
+from paykit.auth.verified_tokens import VerifiedTokens
 
 __all__ = [
     "ALGORITHM",
@@ -210,7 +211,10 @@ class Verifier:
         audience: str,
         keys: Mapping[str, rsa.RSAPublicKey] | KeySet,
         leeway: timedelta = DEFAULT_LEEWAY,
+        verified: VerifiedTokens[Claims] | None = None,
     ) -> None:
+        """``verified``: where tokens verified lately are kept for reuse (see
+        ``paykit.auth.verified_tokens``); a fresh one with its defaults when not given."""
         if not issuer or not audience:
             raise ValueError("a verifier needs an issuer and an audience")
         if isinstance(keys, Mapping):
@@ -228,6 +232,7 @@ class Verifier:
         self._audience = audience
         self._keys: KeySet = keys
         self._leeway = leeway
+        self._verified: VerifiedTokens[Claims] = VerifiedTokens() if verified is None else verified
 
     @property
     def audience(self) -> str:
@@ -238,6 +243,9 @@ class Verifier:
             raise InvalidToken("missing_token", "empty token")
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("malformed_token", "token is too long")
+        recalled = self._verified.recall(token, self._keys)
+        if recalled is not None:
+            return recalled
         kid, key = self._key_for(token)
         try:
             payload = jwt.decode(
@@ -251,7 +259,11 @@ class Verifier:
             )
         except jwt.InvalidTokenError as error:
             raise _translate(error) from error
-        return _claims(payload, kid)
+        claims = _claims(payload, kid)
+        self._verified.remember(
+            token, claims, kid=kid, key=key, expires_at=claims.expires_at.timestamp()
+        )
+        return claims
 
     def _key_for(self, token: str) -> tuple[str, rsa.RSAPublicKey]:
         """Choose the key from configuration before PyJWT sees the token.

@@ -21,6 +21,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.capacity.idle import pipeline_paused, wait_drained
+from bench.capacity.report import CapacityReport
+from bench.capacity.run import run_capacity
 from bench.chart import write_chart
 from bench.cluster import cluster_name, ensure_cluster, load_cluster_env, stop_cluster
 from bench.driver import RateResult, drive_rate, open_client
@@ -81,11 +84,29 @@ def _warm_up(args: argparse.Namespace, gateway_url: str, merchants: list[Merchan
         collect_milestones(log, created.created, args.pipeline_timeout)
 
 
-def _run(args: argparse.Namespace, gateway_url: str) -> list[RateRun]:
+def _capacity(args: argparse.Namespace, merchants: list[Merchant]) -> CapacityReport:
+    """The closed-loop baselines with the pipeline held still, then its backlog drained."""
+    with pipeline_paused(run_dir()) as paused:
+        print(f"capacity: {len(paused)} pipeline processes paused", flush=True)
+        report = run_capacity(
+            os.environ,
+            merchants,
+            seconds=args.capacity_seconds,
+            rounds=args.capacity_rounds,
+            progress=lambda line: print(f"capacity: {line}", flush=True),
+        )
+    print("capacity: pipeline continued, waiting for it to drain", flush=True)
+    took = wait_drained(os.environ["KAFKA_BOOTSTRAP_SERVERS"], timeout=args.drain_timeout)
+    print(f"capacity: drained in {took:.0f} s", flush=True)
+    return report
+
+
+def _run(args: argparse.Namespace, gateway_url: str) -> tuple[CapacityReport | None, list[RateRun]]:
     merchants = create_merchants(gateway_url, args.merchants, run_label=str(int(time.time())))
+    capacity = _capacity(args, merchants) if args.capacity_rounds > 0 else None
     if args.warmup > 0:
         _warm_up(args, gateway_url, merchants)
-    return [
+    return capacity, [
         measure_rate(
             gateway_url,
             merchants,
@@ -110,6 +131,21 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=60,
         help="longest wait after a rate for its payments' settlement items",
+    )
+    parser.add_argument(
+        "--capacity-rounds",
+        type=int,
+        default=3,
+        help="closed-loop baseline rounds before the rates, pipeline paused (0: none)",
+    )
+    parser.add_argument(
+        "--capacity-seconds", type=float, default=10, help="each target's time in a round"
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=900,
+        help="longest wait for the pipeline to work off the baselines' creates",
     )
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default results/)")
     parser.add_argument(
@@ -138,10 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     gateway_url = os.environ["GATEWAY_URL"]
     started = datetime.now(UTC)
     try:
-        runs = _run(args, gateway_url)
+        capacity, runs = _run(args, gateway_url)
     finally:
         if started_here and not args.keep_cluster:
             stop_cluster()
+    if capacity is not None:
+        print(capacity.table())
+        print()
     print(table([run.create for run in runs]))
     print()
     print(pipeline_report(runs))
@@ -154,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         "merchants": args.merchants,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "load_average": os.getloadavg(),
+        "capacity": capacity.record() if capacity is not None else None,
     }
     write_json(out, run, runs)
     chart = out.with_suffix(".png")

@@ -1,4 +1,5 @@
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -84,3 +85,17 @@ def test_the_terminal_report_lists_stages_hops_lag_and_the_busiest_processes(
     assert "sum of the hops / end to end" in text
     assert "ledger-poster" in text
     assert "payment-api" in text and "62%" in text  # 1.25 cpu s over 2 s
+
+
+def test_the_cpu_table_says_what_each_payment_costs_and_the_rate_that_cost_allows(
+    journey: Journey,
+) -> None:
+    text = pipeline_report([_run(journey, 10, 20)])
+
+    # payment-api 1.25 cpu s and kafka 0.5 over 20 payments: 62.50 and 25.00 ms each, 87.50 in
+    # all, so each core carries 1000 / 87.5 = 11.4 payments a second
+    assert "62.50" in text and "25.00" in text
+    cores = os.cpu_count() or 1
+    assert f"87.50 CPU ms per payment, so {cores} cores carry at most {cores * 20 / 1.75:.0f}" in (
+        text
+    )

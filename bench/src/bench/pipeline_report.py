@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from bench.rate_run import RateRun
@@ -88,16 +89,42 @@ def lag_table(run: RateRun) -> str:
 
 
 def cpu_table(run: RateRun) -> str:
-    """The busiest processes over the rate and its drain; CPU % is of one core."""
+    """The busiest processes over the rate and its drain; CPU % is of one core, and CPU ms per
+    payment is over the payments the rate created. The last line adds up every process (the
+    driver excepted) and says how many payments a second the machine's cores could carry at
+    that cost: the bound CPU sets, whatever else does not."""
     seconds = run.observed.seconds
-    widths = (28, 8, 7, 9)
+    payments = len(run.create.created)
+    widths = (28, 8, 7, 9, 9)
     lines = [
         f"busiest processes at {run.offered_rate:g}/s (over {seconds:.1f}s)",
-        *_header(("process", "cpu s", "cpu %", "peak MB"), widths),
+        *_header(("process", "cpu s", "cpu %", "ms/pay", "peak MB"), widths),
     ]
+
+    def per_payment(cpu_seconds: float) -> str:
+        return f"{cpu_seconds * 1000 / payments:.2f}" if payments else "-"
+
     for usage in run.observed.processes[:TOP_PROCESSES]:
         share = f"{usage.cpu_seconds / seconds:.0%}" if seconds else "-"
-        lines.append(_cells((usage.name, usage.cpu_seconds, share, usage.peak_rss_mb), widths))
+        lines.append(
+            _cells(
+                (
+                    usage.name,
+                    usage.cpu_seconds,
+                    share,
+                    per_payment(usage.cpu_seconds),
+                    usage.peak_rss_mb,
+                ),
+                widths,
+            )
+        )
+    total = sum(usage.cpu_seconds for usage in run.observed.processes)
+    if payments and total:
+        cores = os.cpu_count() or 1
+        lines.append(
+            f"all {len(run.observed.processes)} processes: {per_payment(total)} CPU ms per"
+            f" payment, so {cores} cores carry at most {cores * payments / total:.0f} payments/s"
+        )
     return "\n".join(lines)
 
 

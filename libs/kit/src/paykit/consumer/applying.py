@@ -11,7 +11,8 @@ Three strategies. Per event (``per_batch=False``): one transaction per event. Ha
 no transaction around the handler, so no lock can be held across the call; the connection it
 is given is in autocommit mode, the handler commits its own short transactions (recording the
 intent, then applying the answer) and must be idempotent, because the inbox row is written only
-after it returns: a crash in between repeats the handler. Per batch: one transaction, one
+after it returns: a crash in between repeats the handler; with ``concurrency`` above 1 the
+handlers of different keys run at once (``paykit.consumer.lanes``). Per batch: one transaction, one
 inbox statement and no savepoints (the fast path); if any handler fails, it is rolled back and
 the batch is applied again event by event, each in a savepoint, so that only the culprit
 fails. Batch handlers therefore do database work only: they may run twice. A ``Batched``
@@ -39,6 +40,7 @@ from payevents import Envelope
 from paykit.consumer import metrics
 from paykit.consumer.decoding import Outcome
 from paykit.consumer.errors import DatabaseUnavailable, RetryableError, TransactionAborted
+from paykit.consumer.lanes import Lanes, defer
 from paykit.consumer.routing import Failure
 from paykit.consumer.taxonomy import Disposition, classify, connection_lost
 from paykit.db import Connection
@@ -84,6 +86,10 @@ class Batched:
         self.apply_batch(conn, (envelope,))
 
 
+def _never() -> bool:
+    return False
+
+
 def require_healthy(conn: Connection) -> None:
     if conn.info.transaction_status is pq.TransactionStatus.INERROR:
         raise TransactionAborted(
@@ -101,6 +107,7 @@ class Applier:
         *,
         per_batch: bool,
         handler_transactions: bool = False,
+        concurrency: int = 1,
         in_place_delays: Sequence[float] = (0.05, 0.25),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -109,14 +116,20 @@ class Applier:
         self.group = group
         self.per_batch = per_batch
         self.handler_transactions = handler_transactions
+        self.lanes = Lanes(pool, concurrency, group) if concurrency > 1 else None
         self.in_place_delays = tuple(in_place_delays)
         self.sleep = sleep
 
-    def apply(self, outcomes: Sequence[Outcome]) -> None:
+    def apply(self, outcomes: Sequence[Outcome], *, stopping: Callable[[], bool] = _never) -> None:
+        """Apply the pending outcomes. Concurrent lanes start no record once ``stopping`` says
+        so and mark the rest ``deferred``; the sequential strategies apply the whole batch."""
         pending = [outcome for outcome in outcomes if outcome.pending]
         if not pending:
             return
         try:
+            if self.lanes is not None:
+                self.lanes.run(pending, self._apply_unwrapped, stopping)
+                return
             with self.pool.connection(timeout=10) as conn:
                 if self.handler_transactions:
                     self._apply_unwrapped(conn, pending)
@@ -169,10 +182,19 @@ class Applier:
             return False
         return True
 
-    def _apply_unwrapped(self, conn: Connection, pending: list[Outcome]) -> None:
+    def close(self) -> None:
+        if self.lanes is not None:
+            self.lanes.close()
+
+    def _apply_unwrapped(
+        self, conn: Connection, pending: Sequence[Outcome], stopping: Callable[[], bool] = _never
+    ) -> None:
         conn.autocommit = True
         try:
-            for outcome in pending:
+            for index, outcome in enumerate(pending):
+                if stopping():
+                    defer(pending[index:])
+                    return
                 self._apply_one(conn, outcome, wrapped=False)
                 self._count(outcome)
         finally:

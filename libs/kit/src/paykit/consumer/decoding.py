@@ -23,6 +23,8 @@ class Outcome:
     envelope: Envelope | None = None
     failure: Failure | None = None
     duplicate: bool = False
+    # not run: the runtime stopped starting handlers first (``paykit.consumer.lanes``)
+    deferred: bool = False
 
     @property
     def pending(self) -> bool:

@@ -57,6 +57,12 @@ class ConsumerSettings:
     # The handler calls other systems: the runtime holds no transaction while it runs (see
     # paykit.consumer.applying); it needs transaction_per_batch=False.
     handler_transactions: bool = False
+    # With handler_transactions: how many handlers of a batch run at once, records of one key
+    # one after another (see paykit.consumer.lanes); 1 runs the batch in order, one at a time.
+    handler_concurrency: int = 1
+    # With handler_concurrency above 1: seconds into a batch after which no handler starts;
+    # the rest is delivered again, so a batch lasts at most this plus its slowest handler.
+    batch_deadline: float | None = None
     retry_delays: tuple[float, ...] | None = None  # default: the catalogue's
     poll_timeout: float = 0.5
     health_file: Path | None = None
@@ -89,6 +95,27 @@ class ConsumerSettings:
             )
         if self.batch_size < 1:
             raise ConsumerConfigError(f"group {self.group}: batch_size must be at least 1")
+        self._check_concurrency()
+
+    def _check_concurrency(self) -> None:
+        if self.handler_concurrency < 1:
+            raise ConsumerConfigError(f"group {self.group}: handler_concurrency must be at least 1")
+        if self.handler_concurrency > 1 and not self.handler_transactions:
+            # a handler in the runtime's transaction needs the batch's order and one connection
+            raise ConsumerConfigError(
+                f"group {self.group}: handler_concurrency above 1 needs handler_transactions"
+            )
+        if self.batch_deadline is None:
+            return
+        if self.handler_concurrency == 1:
+            raise ConsumerConfigError(
+                f"group {self.group}: batch_deadline needs handler_concurrency above 1"
+            )
+        if not (math.isfinite(self.batch_deadline) and self.batch_deadline > 0):
+            raise ConsumerConfigError(
+                f"group {self.group}: batch_deadline must be positive seconds,"
+                f" got {self.batch_deadline}"
+            )
 
     @property
     def delays(self) -> tuple[float, ...]:
@@ -134,6 +161,15 @@ def _broker_unreachable(error: KafkaError) -> bool:
     return bool(getattr(error, "retriable", False))
 
 
+def _first_deferred(outcomes: Sequence[Outcome]) -> dict[TopicPartition, int]:
+    first: dict[TopicPartition, int] = {}
+    for outcome in outcomes:
+        if outcome.deferred:
+            tp = TopicPartition(outcome.record.topic, outcome.record.partition)
+            first[tp] = min(first.get(tp, outcome.record.offset), outcome.record.offset)
+    return first
+
+
 class Consumer:
     def __init__(
         self,
@@ -157,6 +193,7 @@ class Consumer:
             settings.group,
             per_batch=settings.transaction_per_batch,
             handler_transactions=settings.handler_transactions,
+            concurrency=settings.handler_concurrency,
         )
         self.scheduler = RetryScheduler(kafka_consumer, settings.topic.name, clock)
         self.parks = ParkStore(pool, settings.group)
@@ -173,7 +210,8 @@ class Consumer:
         self._next_prune = time.monotonic() + settings.prune_interval
 
     def stop(self) -> None:
-        """Finish the batch in hand, commit, and return from ``run``."""
+        """Finish the batch in hand, commit, and return from ``run``. With concurrent handlers,
+        only the handlers already running finish: the rest of the batch is delivered again."""
         self._stop.set()
 
     def run(self, *, max_batches: int | None = None) -> None:
@@ -217,6 +255,7 @@ class Consumer:
         finally:
             if self.lag is not None:
                 self.lag.stop()
+            self.applier.close()
             self.kafka.close(autocommit=False)
             log.info("consumer_stopped", group=group)
 
@@ -249,7 +288,7 @@ class Consumer:
             metrics.CONSUMED.labels(self.settings.group, record.topic).inc()
         outcomes = [decode_record(record) for record in batch.records]
         try:
-            self.applier.apply(outcomes)
+            self.applier.apply(outcomes, stopping=self._batch_stopping())
         except DatabaseUnavailable as error:
             self.scheduler.paused.clear()  # every partition is rewound and redone
             self._rewind(batch.starts)
@@ -270,20 +309,31 @@ class Consumer:
         if tripped is not None:
             self._park(tripped)
 
+    def _batch_stopping(self) -> Callable[[], bool]:
+        """When concurrent lanes start no more records: the consumer stops, or the deadline."""
+        if self.settings.batch_deadline is None:
+            return self._stop.is_set
+        deadline = time.monotonic() + self.settings.batch_deadline
+        return lambda: self._stop.is_set() or time.monotonic() >= deadline
+
     def _route(self, outcomes: Sequence[Outcome]) -> tuple[dict[TopicPartition, int], str | None]:
         """Send failures on; return where routing stopped per partition and why, if it did.
 
-        Once the DLQ limit trips, no later failure of the batch is sent anywhere: its partition
-        is cut at it, so it is consumed again, and routed once, after the consumer is resumed.
+        A partition is cut at its first deferred record (never started): it and what follows
+        are consumed again. Once the DLQ limit trips, no later failure of the batch is sent
+        anywhere: its partition is cut at it, so it is consumed again, and routed once, after
+        the consumer is resumed.
         """
         group, limit = self.settings.group, self.settings.dlq_limit
-        cut: dict[TopicPartition, int] = {}
+        cut = _first_deferred(outcomes)
+        if cut:
+            log.info("batch_cut_short", group=group, deferred=sum(o.deferred for o in outcomes))
         tripped: str | None = None
         futures = []
         for outcome in outcomes:
             record, failure = outcome.record, outcome.failure
             tp = TopicPartition(record.topic, record.partition)
-            if tp in cut:
+            if tp in cut and record.offset >= cut[tp]:
                 continue
             if failure is None:
                 limit.record(False)

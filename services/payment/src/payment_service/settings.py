@@ -8,6 +8,7 @@ from pathlib import Path
 
 from payevents.topics import PAYMENT_EVENTS, WEBHOOK_EVENTS
 from paykit.settings import Env, Secret, load_settings
+from payment_service.adapters.psp import MAX_CONCURRENT_CALLS
 
 CHARGER_GROUP = PAYMENT_EVENTS.consumers[0].name
 STATUS_GROUP = WEBHOOK_EVENTS.consumers[0].name
@@ -27,6 +28,7 @@ class PaymentSettings:
     idempotency_retention_hours: int
     idempotency_lock_timeout_ms: int
     psp_timeout_seconds: float
+    charger_concurrency: int
     stuck_after_seconds: int
     recheck_max_delay_seconds: int
     janitor_interval_seconds: float
@@ -50,6 +52,10 @@ def _build(env: Env) -> PaymentSettings:
         idempotency_retention_hours=env.int("PAYMENT_IDEMPOTENCY_RETENTION_HOURS", 24, min=24),
         idempotency_lock_timeout_ms=env.int("PAYMENT_IDEMPOTENCY_LOCK_TIMEOUT_MS", 5000, min=1),
         psp_timeout_seconds=env.int("PAYMENT_PSP_TIMEOUT_SECONDS", 10, min=1),
+        # handlers at once, each on a PSP connection of its own: at most what the client keeps
+        charger_concurrency=env.int(
+            "PAYMENT_CHARGER_CONCURRENCY", 8, min=1, max=MAX_CONCURRENT_CALLS
+        ),
         stuck_after_seconds=env.int("PAYMENT_STUCK_AFTER_SECONDS", 300, min=1),
         recheck_max_delay_seconds=env.int("PAYMENT_RECHECK_MAX_DELAY_SECONDS", 3600, min=1),
         janitor_interval_seconds=env.int("PAYMENT_JANITOR_INTERVAL_SECONDS", 30, min=1),

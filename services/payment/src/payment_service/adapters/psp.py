@@ -14,6 +14,10 @@ What an answer means:
 - any other 4xx (a wrong ``PSP_URL`` path, rejected credentials, a request we built wrong):
   ``ProviderMisconfigured``, logged as an error and counted, so it alerts; it is retried like an
   outage and never taken as a decline.
+
+One provider serves the charger's concurrent handlers: ``httpx.Client`` is safe to share between
+threads, and it keeps up to ``MAX_CONCURRENT_CALLS`` connections open, so that many calls at
+once each have their own without waiting for one or opening a new one per call.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ DECLINES: Final[Mapping[str, frozenset[str]]] = {
     "refund": frozenset({"unknown_charge", "charge_not_refundable", "refund_exceeds_charge"}),
 }
 _TRANSIENT_4XX: Final = frozenset({408, 409, 429})
+# Calls in flight at once, each on a kept-alive connection of its own (the charger's handlers).
+MAX_CONCURRENT_CALLS: Final = 32
 
 MISCONFIGURED = Counter(
     "payment_psp_configuration_errors_total",
@@ -62,7 +68,10 @@ class HttpPaymentProvider:
         client: httpx.Client | None = None,
     ) -> None:
         timeout = httpx.Timeout(timeout_seconds, connect=min(2.0, timeout_seconds))
-        self.client = client or httpx.Client(base_url=base_url, timeout=timeout)
+        limits = httpx.Limits(
+            max_connections=MAX_CONCURRENT_CALLS, max_keepalive_connections=MAX_CONCURRENT_CALLS
+        )
+        self.client = client or httpx.Client(base_url=base_url, timeout=timeout, limits=limits)
         self.attempts = attempts
         self.backoff_seconds = backoff_seconds
 

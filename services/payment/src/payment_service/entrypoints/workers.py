@@ -31,23 +31,53 @@ MAX_POLL_INTERVAL_SECONDS = 300.0
 JANITOR_BATCH = 50
 
 
-def charger_batch_size(psp_timeout_seconds: float) -> int:
-    """Small enough that a batch whose every PSP call times out (one call per event, plus the
-    connect time) ends within half the poll interval: the consumer is never evicted."""
-    per_event = psp_timeout_seconds + 2.0
-    return max(1, min(20, int(MAX_POLL_INTERVAL_SECONDS / 2 // per_event)))
+def _seconds_per_event(psp_timeout_seconds: float) -> float:
+    """The longest a charger handler takes: one PSP call that times out, plus the connect."""
+    return psp_timeout_seconds + 2.0
+
+
+def charger_batch_size(psp_timeout_seconds: float, concurrency: int = 1) -> int:
+    """Small enough that a batch whose every PSP call times out ends within half the poll
+    interval: the consumer is never evicted.
+
+    With ``concurrency`` handlers at once, a batch of distinct payments takes a ``concurrency``-th
+    of the time, so it may be that many times bigger; the bigger batch also keeps every handler
+    busy until near the batch's end (the runtime waits for the slowest before it commits). A
+    batch whose events share a payment runs them one after another, which the size cannot
+    bound: ``charger_batch_deadline`` does.
+    """
+    per_handler = int(MAX_POLL_INTERVAL_SECONDS / 2 // _seconds_per_event(psp_timeout_seconds))
+    return max(1, min(20, per_handler)) * concurrency
+
+
+def charger_batch_deadline(psp_timeout_seconds: float, concurrency: int) -> float | None:
+    """No handler starts later than this into a batch, so the last one started still ends
+    within half the poll interval; at least a second, so a batch always starts its first
+    handlers. None with one handler at a time: the batch size bounds that batch on its own."""
+    if concurrency == 1:
+        return None
+    return max(1.0, MAX_POLL_INTERVAL_SECONDS / 2 - _seconds_per_event(psp_timeout_seconds))
+
+
+def charger_settings(config: PaymentSettings) -> ConsumerSettings:
+    concurrency = config.charger_concurrency
+    return ConsumerSettings(
+        PAYMENT_EVENTS,
+        CHARGER_GROUP,
+        batch_size=charger_batch_size(config.psp_timeout_seconds, concurrency),
+        transaction_per_batch=False,
+        handler_transactions=True,
+        handler_concurrency=concurrency,
+        batch_deadline=charger_batch_deadline(config.psp_timeout_seconds, concurrency),
+        retry_delays=config.charge_retry_delays,
+    )
 
 
 def run_charger(config: PaymentSettings) -> None:
-    service = bootstrap(config, name="payment-charger-work", pool_size=2, with_psp=True)
-    settings = ConsumerSettings(
-        PAYMENT_EVENTS,
-        CHARGER_GROUP,
-        batch_size=charger_batch_size(config.psp_timeout_seconds),
-        transaction_per_batch=False,
-        handler_transactions=True,
-        retry_delays=config.charge_retry_delays,
-    )
+    # each handler runs its short transactions on a connection of this pool, one at a time
+    pool_size = max(2, config.charger_concurrency)
+    service = bootstrap(config, name="payment-charger-work", pool_size=pool_size, with_psp=True)
+    settings = charger_settings(config)
     try:
         run_consumer(
             settings,

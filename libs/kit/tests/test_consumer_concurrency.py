@@ -13,8 +13,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 from kafka import TopicPartition
+from psycopg import pq
 
 from localcluster.testing import ClusterEnv
 from localcluster.topics import ensure_topics
@@ -124,6 +126,28 @@ def test_handlers_of_different_keys_run_at_the_same_time_on_a_pool_grown_to_fit(
         producer.close()
         one_connection.close()
     assert not meeting.broken
+
+
+def test_no_transaction_is_open_on_any_lane_while_its_handler_calls_out(
+    kit_db: str, lane_topic: Topic, make_consumer, publish_labelled, labels
+) -> None:
+    meeting = threading.Barrier(2, timeout=5)
+    seen: list[tuple[str, str | None]] = []
+
+    def calls_a_provider(conn: Connection, envelope: Envelope) -> None:
+        meeting.wait()  # both handlers are "calling the PSP" now
+        with psycopg.connect(kit_db, autocommit=True) as observer:
+            row = observer.execute(
+                "SELECT state FROM pg_stat_activity WHERE pid = %s", (conn.info.backend_pid,)
+            ).fetchone()
+        seen.append((conn.info.transaction_status.name, row[0] if row else None))
+        record_labelled(conn, envelope)
+
+    publish_labelled("A", "B")
+    consumer = make_consumer(lane_topic, calls_a_provider, handler_concurrency=2, **CONCURRENT)
+    with running(consumer):
+        assert wait_until(lambda: sorted(labels()) == ["A", "B"], timeout=20)
+    assert seen == [(pq.TransactionStatus.IDLE.name, "idle")] * 2
 
 
 def test_records_of_one_key_run_in_order_one_at_a_time_beside_other_keys(

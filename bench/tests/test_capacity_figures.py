@@ -178,3 +178,30 @@ def test_a_target_with_no_2xx_has_no_ratio_and_the_table_says_so() -> None:
 
     assert report.ratios() == {"payment/bare": None, "gateway/bare": None}
     assert "payment/bare >= 0.7: no figure" in report.table()
+
+
+def test_cpu_per_answer_is_the_median_over_rounds_of_each_process_busiest_first() -> None:
+    report = CapacityReport(seconds=10, rounds=3, connections=16, load_generator="vegeta")
+    for number, (api, database) in enumerate([(0.30, 0.10), (0.50, 0.20), (0.40, 0.90)], 1):
+        report.http.append(
+            RoundFigures(
+                "payment",
+                number,
+                10.0,
+                10.0,
+                50.0,
+                100,
+                100,
+                {},
+                {"payment-api": api, "postgres": database},
+            )
+        )
+
+    per = report.cpu_ms_per_success("payment")
+
+    # 100 answers a round: payment-api 3, 5, 4 ms -> 4; postgres 1, 2, 9 ms -> 2
+    assert per == {"payment-api": 4.0, "postgres": 2.0}
+    assert "CPU ms per payment 2xx: 6.00 in all (payment-api 4.00, postgres 2.00)" in (
+        report.table()
+    )
+    assert report.record()["cpu_ms_per_success"]["payment"] == per

@@ -94,6 +94,7 @@ def _capacity(args: argparse.Namespace, merchants: list[Merchant]) -> CapacityRe
             seconds=args.capacity_seconds,
             rounds=args.capacity_rounds,
             progress=lambda line: print(f"capacity: {line}", flush=True),
+            run_dir=run_dir(),
         )
     print("capacity: pipeline continued, waiting for it to drain", flush=True)
     took = wait_drained(os.environ["KAFKA_BOOTSTRAP_SERVERS"], timeout=args.drain_timeout)

@@ -35,9 +35,17 @@ class RoundFigures:
     requests: int
     successes: int
     failures: dict[str, int]
+    # CPU seconds each busy process (the platform's, and the bare endpoint) used over the round
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, target: str, round_number: int, result: AttackResult) -> RoundFigures:
+    def of(
+        cls,
+        target: str,
+        round_number: int,
+        result: AttackResult,
+        cpu_seconds: dict[str, float] | None = None,
+    ) -> RoundFigures:
         latency = result.latency()
         return cls(
             target=target,
@@ -48,7 +56,15 @@ class RoundFigures:
             requests=sum(result.answers.values()),
             successes=result.successes,
             failures=result.failures,
+            cpu_seconds=dict(cpu_seconds or {}),
         )
+
+    def cpu_ms_per_success(self) -> dict[str, float]:
+        """Each process's CPU per 2xx answer, the busiest first."""
+        if not self.successes:
+            return {}
+        per = {name: used * 1000 / self.successes for name, used in self.cpu_seconds.items()}
+        return dict(sorted(per.items(), key=lambda item: -item[1]))
 
 
 def median(values: Sequence[float | None]) -> float | None:
@@ -93,6 +109,14 @@ class CapacityReport:
             median([r.p99_ms for r in rounds]),
         )
 
+    def cpu_ms_per_success(self, target: str) -> dict[str, float]:
+        """Median over the rounds of each process's CPU ms per 2xx answer of ``target``."""
+        rounds = [r.cpu_ms_per_success() for r in self.of_target(target)]
+        names = {name for figures in rounds for name in figures}
+        medians = {name: median([figures.get(name, 0.0) for figures in rounds]) for name in names}
+        present = {name: value for name, value in medians.items() if value}
+        return dict(sorted(present.items(), key=lambda item: -item[1]))
+
     def ratios(self) -> dict[str, float | None]:
         """Median 2xx/s of the payment service and of the gateway, each over the bare one's."""
         bare = self.medians(BARE).success_per_second
@@ -129,6 +153,9 @@ class CapacityReport:
                     "median": asdict(self.medians(target)),
                 }
                 for target in HTTP_TARGETS
+            },
+            "cpu_ms_per_success": {
+                target: self.cpu_ms_per_success(target) for target in HTTP_TARGETS
             },
             "ratios": self.ratios(),
             "ratios_by_round": self.ratios_by_round(),
@@ -172,8 +199,26 @@ def render_lines(report: CapacityReport) -> list[str]:
         f" {report.rounds} round(s), {report.load_generator}",
         *_http_lines(report),
         *_ratio_lines(report),
+        *_cpu_lines(report),
         *_baseline_lines(report),
     ]
+
+
+CPU_PROCESSES_SHOWN = 4
+
+
+def _cpu_lines(report: CapacityReport) -> list[str]:
+    """Where each target's CPU went, per 2xx answer: what bounds a 2-core box is the sum."""
+    lines = []
+    for target in HTTP_TARGETS:
+        per = report.cpu_ms_per_success(target)
+        if not per:
+            continue
+        shown = ", ".join(
+            f"{name} {ms:.2f}" for name, ms in list(per.items())[:CPU_PROCESSES_SHOWN]
+        )
+        lines.append(f"CPU ms per {target} 2xx: {sum(per.values()):.2f} in all ({shown})")
+    return lines
 
 
 def _http_lines(report: CapacityReport) -> list[str]:

@@ -10,6 +10,9 @@ pools and connections.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import psutil
 
 from bench.capacity.bare_server import serving_bare_app
 from bench.capacity.baseline_db import (
@@ -25,10 +28,25 @@ from bench.capacity.report import BARE, GATEWAY, PAYMENT, CapacityReport, RoundF
 from bench.capacity.vegeta import VEGETA_VERSION, Target, attack, vegeta_binary
 from bench.driver import PAYMENT_BODY
 from bench.merchants import Merchant
+from bench.processes import UsageTracker, platform_processes
 
 CONNECTIONS = 16
+BARE_APP = "bench.capacity.bare_app:create_app()"
 PGBENCH = "pgbench"
 ROTATION = (BARE, PAYMENT, GATEWAY, PGBENCH)
+
+
+def watched(run_dir: Path | None) -> dict[str, int]:
+    """The processes whose CPU a round records: the platform's, and the bare endpoint's
+    gunicorn master (a child of this process; its workers are counted with it)."""
+    found = platform_processes(run_dir) if run_dir is not None else {}
+    for child in psutil.Process().children():
+        try:
+            if BARE_APP in " ".join(child.cmdline()):
+                found["bare-endpoint"] = child.pid
+        except psutil.Error:
+            continue
+    return found
 
 
 def rotated(order: tuple[str, ...], round_index: int) -> list[str]:
@@ -58,11 +76,15 @@ def run_capacity(
     warmup_seconds: float = 1.0,
     kafka_messages: int = 20_000,
     progress: Callable[[str], None] = lambda line: None,
+    run_dir: Path | None = None,
 ) -> CapacityReport:
     """Saturate each target closed loop with 16 connections for ``seconds``, ``rounds`` times.
 
     ``env`` is the cluster's (``cluster.env``): ``PAY_PG_ADMIN_URL``, ``PAYMENT_URL``,
     ``GATEWAY_URL``, ``KAFKA_BOOTSTRAP_SERVERS``. The bare endpoint runs only inside this call.
+    With ``run_dir`` (the cluster's pid files) each HTTP round also records the CPU every
+    platform process and the bare endpoint used, so the report can say where a request's CPU
+    goes; vegeta's own is not counted.
     """
     if not merchants:
         raise ValueError("the payment and gateway targets need at least one merchant")
@@ -95,8 +117,12 @@ def run_capacity(
                         run_pgbench(database, PGBENCH_TABLE, seconds=seconds, clients=CONNECTIONS)
                     )
                 else:
+                    usage = UsageTracker(watched(run_dir))
+                    usage.sample()
                     result = attack(binary, targets[name], seconds=seconds, connections=CONNECTIONS)
-                    report.http.append(RoundFigures.of(name, index + 1, result))
+                    usage.sample()
+                    cpu = {u.name: u.cpu_seconds for u in usage.usage() if u.cpu_seconds > 0}
+                    report.http.append(RoundFigures.of(name, index + 1, result, cpu))
     progress(f"kafka: {kafka_messages} messages")
     report.kafka = kafka_round_trip(env["KAFKA_BOOTSTRAP_SERVERS"], messages=kafka_messages)
     report.rows = {table: count_rows(database, table) for table in (BARE_TABLE, PGBENCH_TABLE)}

@@ -3,7 +3,7 @@ Redis, the app, a local webhook receiver and senders running in threads."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import count
 from typing import Any
 
@@ -24,6 +24,7 @@ from psp_simulator.testing import (
     SenderRunner,
     WebhookReceiver,
     charge_body,
+    process_environment,
     serving,
 )
 
@@ -101,6 +102,25 @@ def sender_settings(
         http_timeout_seconds=3.0,
         poll_interval_seconds=0.02,
     )
+
+
+@pytest.fixture
+def sender_environment(
+    cluster: ClusterEnv, key_prefix: str, receiver: WebhookReceiver
+) -> Callable[..., dict[str, str]]:
+    """The environment of a sender process posting to the test's receiver, plus `variables`."""
+
+    def environment(**variables: str) -> dict[str, str]:
+        return process_environment(
+            cluster.redis_url,
+            key_prefix,
+            PSP_WEBHOOK_URL=receiver.url,
+            PSP_WEBHOOK_SECRETS=f"{WEBHOOK_SECRET},{OLD_WEBHOOK_SECRET}",
+            PSP_WEBHOOK_RETRY_BASE_SECONDS="0.1",
+            **variables,
+        )
+
+    return environment
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from psp_simulator.testing import (
     AppFactory,
     SenderRunner,
     WebhookReceiver,
+    admin_deliveries,
     payout_body,
     payout_key,
 )
@@ -33,12 +34,6 @@ def payout_once_decided(client: FlaskClient, payout_id: str) -> dict[str, Any]:
 
     assert wait_until(decided, 10, 0.05)
     return seen
-
-
-def deliveries_of(client: FlaskClient, payout_id: str) -> list[dict[str, Any]]:
-    response = client.get("/_admin/deliveries", query_string={"reference": payout_id})
-    found: list[dict[str, Any]] = (response.json or {})["data"]
-    return found
 
 
 def test_a_new_payout_is_pending_and_a_replay_answers_the_same_record(
@@ -215,8 +210,9 @@ def test_a_rejected_payout_webhook_is_retried_until_accepted(
     senders.start()
     created = post_payout(client, payout_body(f"BAT_{unique}")).json or {}
 
-    assert wait_until(lambda: deliveries_of(client, created["id"])[0]["state"] == "delivered", 10)
-    [delivery] = deliveries_of(client, created["id"])
+    payout_id = created["id"]
+    assert wait_until(lambda: admin_deliveries(client, payout_id)[0]["state"] == "delivered", 10)
+    [delivery] = admin_deliveries(client, payout_id)
     assert delivery["attempts"] == 3
     assert [w.answered for w in receiver.received_for_payout(created["id"])] == [500, 503, 200]
 
@@ -233,7 +229,7 @@ def test_a_silent_bank_pays_but_never_sends_a_webhook(
     assert wait_until(lambda: bool(receiver.received_for_payout(loud["id"])), 10, 0.05)
     assert payout_once_decided(client, silent["id"])["status"] == "paid"
     assert receiver.received_for_payout(silent["id"]) == []
-    assert deliveries_of(client, silent["id"]) == []
+    assert admin_deliveries(client, silent["id"]) == []
 
 
 def test_payouts_and_their_pending_webhooks_survive_a_restart(

@@ -1,7 +1,6 @@
-"""The simulator's real processes: the gunicorn command and the webhook sender's main()."""
+"""The simulator's real processes: the gunicorn command and the webhook sender's main() (its
+loops and stopping: test_sender_threads)."""
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -13,15 +12,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from flask.testing import FlaskClient
 
 from localcluster.testing import ClusterEnv
 from paykit.testing import wait_until
-from psp_simulator.testing import ChargeMaker, WebhookReceiver, charge_body
+from psp_simulator.testing import (
+    SENDER_COMMAND,
+    charge_body,
+    log_tail,
+    process_environment,
+    stop_process,
+)
 
 pytestmark = pytest.mark.integration
-
-SECRETS = "whsec_test_current_0123456789abcdef,whsec_test_previous_0123456789abcdef"
 
 
 def free_port() -> int:
@@ -29,27 +31,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def environment(cluster: ClusterEnv, key_prefix: str, **variables: str) -> dict[str, str]:
-    """The test's own settings only: nothing inherited from a cluster's PSP_ variables."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PSP_", "LOG_"))}
-    return {**inherited, "REDIS_URL": cluster.redis_url, "PSP_KEY_PREFIX": key_prefix, **variables}
-
-
-def stop(process: "subprocess.Popen[bytes]", timeout: float = 15) -> int:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-        raise
-
-
-def log_of(path: Path) -> str:
-    return path.read_text(errors="replace")[-4000:]
 
 
 class Gunicorn:
@@ -63,8 +44,8 @@ class Gunicorn:
 def gunicorn(cluster: ClusterEnv, key_prefix: str, tmp_path: Path) -> Iterator[Gunicorn]:
     port = free_port()
     log = tmp_path / "gunicorn.log"
-    env = environment(
-        cluster,
+    env = process_environment(
+        cluster.redis_url,
         key_prefix,
         # Outcomes far off so concurrent answers all show the same state.
         PSP_OUTCOME_DELAY_SECONDS="30",
@@ -87,10 +68,10 @@ def gunicorn(cluster: ClusterEnv, key_prefix: str, tmp_path: Path) -> Iterator[G
             return False
 
     try:
-        assert wait_until(ready, 30, 0.1), log_of(log)
+        assert wait_until(ready, 30, 0.1), log_tail(log)
         yield Gunicorn(process, url, log)
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def test_gunicorn_workers_share_idempotency_fifty_concurrent_posts_one_charge(
@@ -148,62 +129,18 @@ def test_sigterm_releases_a_held_back_answer_and_gunicorn_exits_promptly(
         0.05,
     )
     started = time.monotonic()
-    assert stop(gunicorn.process, timeout=20) == 0, log_of(gunicorn.log)
+    assert stop_process(gunicorn.process, timeout=20) == 0, log_tail(gunicorn.log)
     caller.join(timeout=10)
     assert time.monotonic() - started < 10  # not the 120 s delay, nor the 20 s graceful timeout
     assert answers == [201]
-
-
-def test_webhook_sender_process_delivers_and_finishes_the_attempt_in_hand_on_sigterm(
-    cluster: ClusterEnv,
-    key_prefix: str,
-    client: FlaskClient,
-    make_charge: ChargeMaker,
-    receiver: WebhookReceiver,
-    tmp_path: Path,
-) -> None:
-    receiver.hold_seconds = 1.0
-    env = environment(
-        cluster,
-        key_prefix,
-        PSP_WEBHOOK_URL=receiver.url,
-        PSP_WEBHOOK_SECRETS=SECRETS,
-        PSP_WEBHOOK_RETRY_BASE_SECONDS="0.1",
-        PSP_SENDER_POLL_SECONDS="0.05",
-    )
-    log = tmp_path / "sender.log"
-    with log.open("wb") as output:
-        sender = subprocess.Popen(
-            [sys.executable, "-m", "psp_simulator.entrypoints.webhook_sender"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        reference = make_charge()["reference"]
-
-        def state() -> str:
-            found = (client.get(f"/_admin/deliveries?reference={reference}").json or {})["data"]
-            return str(found[0]["state"])
-
-        assert wait_until(lambda: state() == "delivering", 10, 0.02), log_of(log)
-        sender.send_signal(signal.SIGTERM)
-        assert sender.wait(timeout=15) == 0, log_of(log)
-    finally:
-        stop(sender)
-    assert state() == "delivered"
-    [webhook] = receiver.received(reference)
-    assert webhook.signature_valid and webhook.answered == 200
-    assert '"event": "webhook_delivered"' in log_of(log)
-    assert "whsec_" not in log_of(log)
 
 
 def test_webhook_sender_refuses_to_start_without_its_settings(
     cluster: ClusterEnv, key_prefix: str
 ) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "psp_simulator.entrypoints.webhook_sender"],
-        env=environment(cluster, key_prefix),
+        SENDER_COMMAND,
+        env=process_environment(cluster.redis_url, key_prefix),
         capture_output=True,
         timeout=30,
         check=False,

@@ -153,3 +153,15 @@ def test_payout_webhooks_go_beside_the_payment_webhooks_unless_told_otherwise() 
     assert elsewhere.webhook_urls[WebhookTarget.PAYOUTS] == "http://127.0.0.1:9000/bank-hooks"
     with pytest.raises(ConfigError, match="PSP_PAYOUT_WEBHOOK_URL"):
         load_sender_settings({**SENDER, "PSP_PAYOUT_WEBHOOK_URL": "ftp://bank"})
+
+
+def test_sender_runs_four_delivery_loops_unless_told_how_many() -> None:
+    assert load_sender_settings(SENDER).sender_threads == 4
+    assert load_sender_settings({**SENDER, "PSP_SENDER_THREADS": "16"}).sender_threads == 16
+
+
+@pytest.mark.parametrize("threads", ["0", "65", "many", "2.5"])
+def test_sender_refuses_a_number_of_loops_it_cannot_run(threads: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_sender_settings({**SENDER, "PSP_SENDER_THREADS": threads})
+    assert error.value.variables == ("PSP_SENDER_THREADS",)

@@ -2,7 +2,6 @@
 
 import itertools
 import time
-from typing import Any
 
 import pytest
 import redis
@@ -12,20 +11,19 @@ from paykit.testing import wait_until
 from psp_simulator.adapters.redis_deliveries import RedisDeliveryQueue
 from psp_simulator.adapters.redis_keys import KeySpace
 from psp_simulator.domain.delivery import AttemptResult, DeliveryState, RetryPolicy
-from psp_simulator.testing import AppFactory, ChargeMaker, SenderRunner, WebhookReceiver
+from psp_simulator.testing import (
+    AppFactory,
+    ChargeMaker,
+    SenderRunner,
+    WebhookReceiver,
+    admin_deliveries,
+)
 
 pytestmark = pytest.mark.integration
 
 
-def deliveries(client: FlaskClient, reference: str) -> list[dict[str, Any]]:
-    response = client.get("/_admin/deliveries", query_string={"reference": reference})
-    assert response.status_code == 200
-    data: list[dict[str, Any]] = (response.json or {})["data"]
-    return data
-
-
 def all_delivered(client: FlaskClient, reference: str, count: int) -> bool:
-    found = deliveries(client, reference)
+    found = admin_deliveries(client, reference)
     return len(found) == count and all(d["state"] == "delivered" for d in found)
 
 
@@ -51,7 +49,7 @@ def test_success_is_delivered_once_signed_with_the_first_secret(
             "failureCode": None,
         },
     }
-    [delivery] = deliveries(client, reference)
+    [delivery] = admin_deliveries(client, reference)
     assert delivery["event_id"] == webhook.event["id"]
     assert delivery["body"] == webhook.event
     assert delivery["attempts"] == 1
@@ -136,7 +134,7 @@ def test_timeout_token_never_sends_a_webhook(
     assert response.status_code == 201
     time.sleep(1.0)
     assert receiver.received("PAY_timeout") == []
-    assert deliveries(client, "PAY_timeout") == []
+    assert admin_deliveries(client, "PAY_timeout") == []
 
 
 def test_refund_outcome_is_delivered(
@@ -184,7 +182,7 @@ def test_refused_webhook_is_retried_with_backoff_until_accepted(
     assert all(a.signature_valid for a in attempts)
     gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(attempts)]
     assert gaps[0] >= 0.1 and gaps[1] >= 0.2  # base 0.1 s, doubling, no jitter in the tests
-    [delivery] = deliveries(client, reference)
+    [delivery] = admin_deliveries(client, reference)
     assert delivery["attempts"] == 3
     assert [e["status_code"] for e in delivery["attempt_log"]] == [500, 500, 200]
     assert delivery["delivered_at"] is not None
@@ -195,8 +193,8 @@ def test_unreachable_receiver_is_retried_and_the_error_recorded(
 ) -> None:
     senders.start(webhook_url="http://127.0.0.1:9/webhooks/psp")
     reference = make_charge()["reference"]
-    assert wait_until(lambda: deliveries(client, reference)[0]["attempts"] >= 2, 10, 0.05)
-    [delivery] = deliveries(client, reference)
+    assert wait_until(lambda: admin_deliveries(client, reference)[0]["attempts"] >= 2, 10, 0.05)
+    [delivery] = admin_deliveries(client, reference)
     assert delivery["state"] in {"scheduled", "delivering"}
     assert delivery["attempt_log"][0]["status_code"] is None
     assert "ConnectError" in delivery["attempt_log"][0]["error"]
@@ -208,11 +206,11 @@ def test_delivery_is_given_up_once_the_horizon_is_reached(
     receiver.always = 503
     senders.start(retry=RetryPolicy(base_seconds=0.1, cap_seconds=0.2, horizon_seconds=0.5))
     reference = make_charge()["reference"]
-    assert wait_until(lambda: deliveries(client, reference)[0]["state"] == "dead", 10, 0.05)
+    assert wait_until(lambda: admin_deliveries(client, reference)[0]["state"] == "dead", 10, 0.05)
     attempts = len(receiver.received(reference))
     time.sleep(0.5)
     assert len(receiver.received(reference)) == attempts  # no attempt after giving up
-    [delivery] = deliveries(client, reference)
+    [delivery] = admin_deliveries(client, reference)
     # Attempts at about 0, 0.1 and 0.3 s (and 0.5 s if the first went out on the dot); the
     # next would be past the 0.5 s horizon.
     assert delivery["attempts"] == attempts
@@ -261,7 +259,7 @@ def test_expired_claim_passes_to_another_sender_and_the_first_cannot_record(
         next_attempt_at=None,
         now=now + 6,
     )
-    [delivery] = deliveries(client, reference)
+    [delivery] = admin_deliveries(client, reference)
     assert (delivery["state"], delivery["attempts"], len(delivery["attempt_log"])) == (
         "delivered",
         2,

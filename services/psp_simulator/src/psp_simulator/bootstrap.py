@@ -13,11 +13,14 @@ import httpx
 import redis
 
 from psp_simulator.adapters.redis_deliveries import RedisDeliveryLog, RedisDeliveryQueue
+from psp_simulator.adapters.redis_delivery_notices import RedisDeliveryNotices
 from psp_simulator.adapters.redis_faults import RedisFaultStore
 from psp_simulator.adapters.redis_keys import KeySpace
 from psp_simulator.adapters.redis_unit_of_work import RedisUnitOfWork
 from psp_simulator.adapters.webhook_transport import HttpWebhookTransport
 from psp_simulator.service_layer.delivery import WebhookSender
+from psp_simulator.service_layer.delivery_loops import DeliveryLoops
+from psp_simulator.service_layer.doorbell import Doorbell
 from psp_simulator.service_layer.ports import Clock, Pause
 from psp_simulator.service_layer.simulator import Simulator
 from psp_simulator.settings import SenderSettings, SimulatorSettings
@@ -74,9 +77,13 @@ def build_simulator(
 
 
 def build_http_client(settings: SenderSettings) -> httpx.Client:
+    """One client for all the sender's loops: each sends one request at a time, so a
+    connection per loop is all they can use at once, and all are kept alive between sends."""
     timeout = settings.http_timeout_seconds
+    loops = settings.sender_threads
     return httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        limits=httpx.Limits(max_connections=loops, max_keepalive_connections=loops),
         follow_redirects=False,
         trust_env=False,
     )
@@ -102,4 +109,25 @@ def build_sender(
         lease_seconds=settings.lease_seconds,
         poll_interval_seconds=settings.poll_interval_seconds,
         transient_errors=REDIS_TRANSIENT_ERRORS,
+        doorbell=Doorbell(keep=settings.sender_threads),
+    )
+
+
+def build_delivery_loops(
+    settings: SenderSettings,
+    *,
+    client: redis.Redis | None = None,
+    http_client: httpx.Client,
+    clock: Clock = time.time,
+) -> DeliveryLoops:
+    """The sender process: `settings.sender_threads` loops over one queue and one HTTP client."""
+    redis_client = client or connect_redis(settings.redis_url.reveal())
+    return DeliveryLoops(
+        sender=build_sender(settings, client=redis_client, http_client=http_client, clock=clock),
+        notices=RedisDeliveryNotices(
+            redis_client,
+            KeySpace(settings.key_prefix),
+            transient_errors=REDIS_TRANSIENT_ERRORS,
+        ),
+        threads=settings.sender_threads,
     )

@@ -22,6 +22,10 @@ SERVICE_NAME: Final = "psp-simulator"
 # A held-back response ties up a web thread for this long, so it is bounded.
 MAX_RESPONSE_DELAY_SECONDS: Final = 300.0
 DAY: Final = 86_400
+# Delivery loops per sender process; each holds at most one HTTP request and one Redis
+# connection at a time.
+DEFAULT_SENDER_THREADS: Final = 4
+MAX_SENDER_THREADS: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +75,14 @@ class SenderSettings:
     http_timeout_seconds: float = 10.0
     poll_interval_seconds: float = 0.2
     payout_webhook_url: str | None = None
+    sender_threads: int = DEFAULT_SENDER_THREADS
     log: LogSettings = DEFAULT_LOG
 
     def __post_init__(self) -> None:
         if not self.webhook_secrets:
             raise ValueError("at least one webhook secret is needed to sign with")
+        if not 1 <= self.sender_threads <= MAX_SENDER_THREADS:
+            raise ValueError(f"a sender runs 1 to {MAX_SENDER_THREADS} delivery loops")
 
     @property
     def signing_secret(self) -> Secret:
@@ -174,6 +181,9 @@ def _build_sender(env: Env) -> SenderSettings:
         http_timeout_seconds=numbers.seconds("PSP_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.01),
         poll_interval_seconds=numbers.seconds("PSP_SENDER_POLL_SECONDS", 0.2, minimum=0.01),
         payout_webhook_url=payout_webhook_url,
+        sender_threads=env.int(
+            "PSP_SENDER_THREADS", DEFAULT_SENDER_THREADS, min=1, max=MAX_SENDER_THREADS
+        ),
         log=_log_settings(env),
     )
     numbers.raise_for_problems()

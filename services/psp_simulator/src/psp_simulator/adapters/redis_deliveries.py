@@ -5,6 +5,10 @@ holds its body and history. Claiming pushes the score out by a lease in one Lua 
 senders never attempt the same delivery at once, and a sender that dies mid-attempt only
 delays that delivery until its lease runs out. Finishing is a second script that checks the
 claim is still ours before it records anything.
+
+Queuing also publishes the delivery's id (see redis_delivery_notices), in the same MULTI, so
+idle senders hear of it once it exists. A rescheduled attempt publishes nothing: it falls due
+later, and a sender waiting on the queue's head wakes for it then.
 """
 
 import json
@@ -96,6 +100,7 @@ def stage_delivery(pipe: Pipeline, keys: KeySpace, webhook: Webhook, ttl_seconds
     index = keys.deliveries_by_reference(webhook.payment_reference)
     pipe.zadd(index, {webhook.delivery_id: webhook.due_at})
     pipe.expire(index, ttl_seconds)
+    pipe.publish(keys.deliveries_queued(), webhook.delivery_id)
 
 
 class RedisDeliveryQueue:
@@ -129,6 +134,10 @@ class RedisDeliveryQueue:
                     target=WebhookTarget(target),
                 )
         return None
+
+    def next_due_at(self) -> float | None:
+        head = self._client.zrange(self._keys.deliveries_due(), 0, 0, withscores=True)
+        return float(head[0][1]) if head else None
 
     def finish(
         self,

@@ -58,6 +58,10 @@ class KeySpace:
         """Sorted set: delivery id scored by when it may next be claimed."""
         return f"{self.prefix}:{DELIVERIES_DUE}"
 
+    def deliveries_queued(self) -> str:
+        """Pub/sub channel (not a key): a delivery's id, published as it is queued."""
+        return f"{self.prefix}:deliveries:queued"
+
     def deliveries_dead(self) -> str:
         """Sorted set: deliveries given up on, scored by when."""
         return f"{self.prefix}:deliveries:dead"

@@ -1,10 +1,10 @@
 """The webhook sender process: `python -m psp_simulator.entrypoints.webhook_sender`.
 
-Delivers until SIGTERM or SIGINT, finishing and recording the attempt in hand before it exits.
-Several senders may run against one Redis; each delivery attempt is claimed by one of them.
+Delivers on `PSP_SENDER_THREADS` loops until SIGTERM or SIGINT, each finishing and recording
+the attempt in hand before the process exits. Several senders may run against one Redis; each
+delivery attempt is claimed by one loop of one of them.
 """
 
-import dataclasses
 import sys
 import threading
 
@@ -12,7 +12,7 @@ from paykit.health import HealthFile, health_file_for
 from paykit.logging import configure_logging
 from paykit.settings import ConfigError
 from paykit.signals import on_stop_signals
-from psp_simulator.bootstrap import build_http_client, build_sender, connect_redis
+from psp_simulator.bootstrap import build_delivery_loops, build_http_client, connect_redis
 from psp_simulator.settings import SERVICE_NAME, load_sender_settings
 
 
@@ -28,8 +28,8 @@ def main() -> None:
     health = HealthFile(health_file_for("psp-webhook-sender"), name="psp-webhook-sender")
     try:
         with build_http_client(settings) as http_client:
-            sender = build_sender(settings, client=client, http_client=http_client)
-            dataclasses.replace(sender, heartbeat=health.beat).run(stop)
+            loops = build_delivery_loops(settings, client=client, http_client=http_client)
+            loops.run(stop, heartbeat=health.beat)
     finally:
         client.close()
 

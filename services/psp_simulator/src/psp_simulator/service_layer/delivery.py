@@ -1,14 +1,20 @@
-"""Delivering queued webhooks: one attempt at a time, retried with backoff until accepted."""
+"""Delivering queued webhooks: one attempt at a time per loop, retried with backoff until
+accepted, and sent as soon as each falls due rather than at the next look on a fixed poll."""
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Final
 
 from paykit.logging import get_logger
 from psp_simulator.domain.delivery import AttemptResult, DeliveryState, RetryPolicy
+from psp_simulator.service_layer.doorbell import Doorbell
 from psp_simulator.service_layer.ports import Clock, DeliveryQueue, Roll, WebhookTransport
 
 _log = get_logger(__name__)
+# The longest an idle loop waits without looking at the queue and at its stop signal, whatever
+# the poll interval: a stop is never kept waiting longer than this.
+MAX_IDLE_WAIT_SECONDS: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +34,10 @@ class WebhookSender:
 
     `lease_seconds` must outlast one attempt (connect, send, wait for the answer): a claim held
     longer than that is taken to belong to a sender that died, and the delivery is tried again.
+
+    With nothing due, a loop waits until the earliest delivery in the queue falls due or the
+    `doorbell` rings (a delivery was queued), whichever comes first, and at most
+    `poll_interval_seconds`: the poll is only a safety net for news that never came.
     """
 
     queue: DeliveryQueue
@@ -41,6 +51,8 @@ class WebhookSender:
     transient_errors: tuple[type[Exception], ...] = ()
     # Called on every turn of the loop: the process's liveness signal (paykit.health).
     heartbeat: Callable[[], None] = lambda: None
+    # Shared by every loop of a process, and rung by its listener (see delivery_loops).
+    doorbell: Doorbell = field(default_factory=Doorbell)
 
     def deliver_next(self) -> AttemptReport | None:
         """Make one attempt at the next due delivery; None when nothing is due."""
@@ -71,19 +83,27 @@ class WebhookSender:
         return report
 
     def run(self, stop: threading.Event) -> None:
-        """Deliver until `stop` is set; the attempt in hand is always finished and recorded."""
-        _log.info("webhook_sender_started")
+        """Deliver until `stop` is set; the attempt in hand is always finished and recorded.
+
+        An idle wait ends at the latest `MAX_IDLE_WAIT_SECONDS` after `stop` is set, at once
+        if the doorbell is closed too.
+        """
         while not stop.is_set():
             self.heartbeat()
             try:
-                report = self.deliver_next()
+                if self.deliver_next() is None:
+                    self._wait_for_work()
             except self.transient_errors as error:
                 _log.warning("webhook_queue_unavailable", error=type(error).__name__)
                 stop.wait(max(self.poll_interval_seconds, 1.0))
-                continue
-            if report is None:
-                stop.wait(self.poll_interval_seconds)
-        _log.info("webhook_sender_stopped")
+
+    def _wait_for_work(self) -> None:
+        seconds = min(self.poll_interval_seconds, MAX_IDLE_WAIT_SECONDS)
+        next_due_at = self.queue.next_due_at()
+        if next_due_at is not None:
+            seconds = min(seconds, next_due_at - self.clock())
+        if seconds > 0:
+            self.doorbell.wait(seconds)
 
 
 def _log_attempt(report: AttemptReport) -> None:

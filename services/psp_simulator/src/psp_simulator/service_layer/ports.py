@@ -1,5 +1,6 @@
 """What the use cases need from the outside world, so the rules never name Redis or HTTP."""
 
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date
@@ -103,6 +104,11 @@ class DeliveryQueue(Protocol):
         """The next due delivery, held by this caller until `lease_until`; None when none is due."""
         ...
 
+    def next_due_at(self) -> float | None:
+        """When the earliest delivery in the queue may be tried (a claimed one: when its lease
+        runs out); None when the queue is empty."""
+        ...
+
     def finish(
         self,
         claimed: ClaimedDelivery,
@@ -113,6 +119,18 @@ class DeliveryQueue(Protocol):
         now: float,
     ) -> bool:
         """Record the attempt; False when the claim had expired and another sender took over."""
+        ...
+
+
+class DeliveryNotices(Protocol):
+    def listen(
+        self,
+        stop: threading.Event,
+        on_queued: Callable[[], None],
+        on_maybe_missed: Callable[[], None],
+    ) -> None:
+        """Until `stop` is set: `on_queued` for each delivery queued, `on_maybe_missed` whenever
+        news may have been lost (on every (re)connection)."""
         ...
 
 

@@ -2,7 +2,15 @@ import random
 
 import pytest
 
-from bench.pipeline import HOPS, Milestone, MilestoneEvent, milestone_of, summarise
+from bench.driver import CreatedPayment
+from bench.pipeline import (
+    HOPS,
+    Milestone,
+    MilestoneEvent,
+    SuccessPath,
+    milestone_of,
+    summarise,
+)
 
 from .conftest import JOURNEY, Journey
 
@@ -30,10 +38,39 @@ def test_each_hop_is_the_time_between_its_two_points_and_together_they_make_the_
         30.0,  # ledger relay
         270.0,  # itemizer: 1.230 to 1.500
     ]
-    assert [hop.name for hop in summary.hops] == [hop.name for hop in HOPS]
+    assert [hop.name for hop in summary.hops] == [
+        hop.name for hop in HOPS if hop.path is not SuccessPath.CHARGE_ANSWER
+    ]
     assert summary.end_to_end_p50_ms == 1500.0
     assert summary.hop_p50_sum_ms == summary.end_to_end_p50_ms
     assert summary.hops[3].share_of_end_to_end == pytest.approx(400 / 1500, abs=0.001)
+
+
+def test_a_payment_the_charge_answer_made_succeeded_skips_the_report_hops() -> None:
+    # a PSP that decides at once: the charger commits processing and succeeded together, and
+    # the PSP's report, published later, changes nothing
+    created = CreatedPayment("PAY_now", sent_at=1_000.0, answered_at=1_000.05)
+    times = {
+        Milestone.CREATED: (0.040, 0.090),
+        Milestone.CHARGED: (0.300, 0.320),
+        Milestone.SUCCEEDED: (0.301, 0.330),
+        Milestone.REPORTED: (0.500, 0.560),
+        Milestone.POSTED: (0.600, 0.630),
+        Milestone.ITEMISED: (0.800, 0.810),
+    }
+    events = [
+        MilestoneEvent("PAY_now", milestone, 1_000.0 + committed, 1_000.0 + produced)
+        for milestone, (committed, produced) in times.items()
+    ]
+
+    summary = summarise([created], events)
+
+    hops = {hop.name: hop.p50_ms for hop in summary.hops}
+    assert hops["charger: succeeded from the charge answer"] == 1.0
+    assert not {name for name in hops if "PSP report" in name or "status applier" in name}
+    assert "PSP outcome delay + webhook send + intake" not in hops
+    assert all(ms >= 0 for ms in hops.values())
+    assert summary.hop_p50_sum_ms == summary.end_to_end_p50_ms == 800.0
 
 
 def test_stage_latency_counts_from_the_scheduled_send_over_every_created_payment(

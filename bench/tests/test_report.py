@@ -7,7 +7,7 @@ from bench.chart import write_chart
 from bench.driver import RateResult
 from bench.lag import LagSample, LagSeries
 from bench.monitor import Observed
-from bench.pipeline import HOPS, summarise
+from bench.pipeline import HOPS, SuccessPath, summarise
 from bench.pipeline_report import pipeline_report
 from bench.processes import ProcessUsage
 from bench.rate_run import RateRun
@@ -54,7 +54,9 @@ def test_the_json_holds_creates_stages_hops_lag_series_and_processes_per_rate(
     assert [stage["name"] for stage in stages] == ["succeeded", "ledger posted", "settlement item"]
     assert stages[0]["reached"] == 20 and stages[0]["missing"] == 0
     assert stages[2]["latency"]["p50_ms"] == 1500.0
-    assert [hop["name"] for hop in first["pipeline"]["hops"]] == [hop.name for hop in HOPS]
+    assert [hop["name"] for hop in first["pipeline"]["hops"]] == [
+        hop.name for hop in HOPS if hop.path is not SuccessPath.CHARGE_ANSWER
+    ]
     assert first["pipeline"]["end_to_end_p50_ms"] == first["pipeline"]["hop_p50_sum_ms"]
     assert first["lag"]["groups"]["ledger-poster"] == {"max": 4, "final": None}
     assert first["lag"]["series"][0] == {"at": 1000.0, "lag": {"ledger-poster": 4}}

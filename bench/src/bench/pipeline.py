@@ -69,13 +69,24 @@ def milestone_of(event_type: str, data: Mapping[str, Any]) -> Milestone | None:
 Point = tuple[Milestone, Clock]
 
 
+class SuccessPath(Enum):
+    """How a payment learnt it had succeeded: from the PSP's answer to the charge (a provider
+    that decides at once), or from the PSP's report through its webhook (one that decides
+    later). The hops between the charge and ``payment.succeeded`` differ between the two."""
+
+    CHARGE_ANSWER = "charge answer"
+    REPORT = "report"
+
+
 @dataclass(frozen=True)
 class Hop:
-    """The time between two points of a payment's life; ``start`` None is the create's send."""
+    """The time between two points of a payment's life; ``start`` None is the create's send.
+    ``path``: the hop is on the way of payments whose success came that way only."""
 
     name: str
     start: Point | None
     end: Point
+    path: SuccessPath | None = None
 
 
 HOPS: tuple[Hop, ...] = (
@@ -91,19 +102,28 @@ HOPS: tuple[Hop, ...] = (
         (Milestone.CHARGED, Clock.COMMITTED),
     ),
     Hop(
+        "charger: succeeded from the charge answer",
+        (Milestone.CHARGED, Clock.COMMITTED),
+        (Milestone.SUCCEEDED, Clock.COMMITTED),
+        SuccessPath.CHARGE_ANSWER,
+    ),
+    Hop(
         "PSP outcome delay + webhook send + intake",
         (Milestone.CHARGED, Clock.COMMITTED),
         (Milestone.REPORTED, Clock.COMMITTED),
+        SuccessPath.REPORT,
     ),
     Hop(
         "webhook relay: PSP report produced",
         (Milestone.REPORTED, Clock.COMMITTED),
         (Milestone.REPORTED, Clock.PRODUCED),
+        SuccessPath.REPORT,
     ),
     Hop(
         "status applier: payment.succeeded committed",
         (Milestone.REPORTED, Clock.PRODUCED),
         (Milestone.SUCCEEDED, Clock.COMMITTED),
+        SuccessPath.REPORT,
     ),
     Hop(
         "payment relay: payment.succeeded produced",
@@ -147,6 +167,18 @@ class Timeline:
 
     def reached(self, milestone: Milestone) -> bool:
         return (milestone, Clock.COMMITTED) in self.points
+
+    @property
+    def success_path(self) -> SuccessPath | None:
+        """The charge answer when ``payment.succeeded`` was committed before the PSP's report
+        was published (or with no report at all), else the report; None before success."""
+        succeeded = self.points.get((Milestone.SUCCEEDED, Clock.COMMITTED))
+        if succeeded is None:
+            return None
+        reported = self.points.get((Milestone.REPORTED, Clock.PRODUCED))
+        if reported is None or succeeded <= reported:
+            return SuccessPath.CHARGE_ANSWER
+        return SuccessPath.REPORT
 
     @property
     def done(self) -> bool:
@@ -238,9 +270,13 @@ def stage_summary(name: str, milestone: Milestone, lines: Sequence[Timeline]) ->
 
 
 def hop_durations(hop: Hop, lines: Iterable[Timeline]) -> list[float]:
-    """The hop's seconds for every payment that has both of its ends."""
+    """The hop's seconds for every payment that has both of its ends (and, for a hop on one
+    success path only, took that path)."""
     durations = []
     for line in lines:
+        path = line.success_path  # None: not succeeded (yet); its hops so far all count
+        if hop.path is not None and path is not None and path is not hop.path:
+            continue
         start, end = line.at(hop.start), line.at(hop.end)
         if start is not None and end is not None:
             durations.append(end - start)

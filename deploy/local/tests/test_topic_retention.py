@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from localcluster.testing import ClusterEnv
@@ -32,4 +32,26 @@ def test_main_and_retry_topics_keep_a_week_and_the_dlq_two(cluster: ClusterEnv, 
         ensure_topics(cluster.bootstrap_servers, (private,))  # again: still the same
         assert retention_ms(admin, private.dlq_topic(group)) == fortnight
     finally:
+        admin.close()
+
+
+def test_new_topics_are_returned_only_once_every_partition_has_a_leader(
+    cluster: ClusterEnv, unique: str
+) -> None:
+    private = Topic(f"leaders-{unique}", 6, "payment id", (ConsumerGroup(f"g-{unique}", (1.0,)),))
+
+    report = ensure_topics(cluster.bootstrap_servers, (private,))
+
+    consumer = KafkaConsumer(bootstrap_servers=cluster.bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap_servers)
+    try:
+        assert private.name in report.created
+        described = {t["name"]: t for t in admin.describe_topics(report.created)}
+        for name in report.created:
+            partitions = described[name]["partitions"]
+            assert partitions and all(part["leader_id"] >= 0 for part in partitions), name
+        # a client asking at once sees them all: a subscriber gets its partitions
+        assert consumer.partitions_for_topic(private.name) == set(range(6))
+    finally:
+        consumer.close()
         admin.close()

@@ -21,6 +21,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from localcluster.config import replication_for
 from localcluster.errors import ClusterError
+from localcluster.processes import wait_for
 from payevents.topics import CATALOGUE, Topic, TopicSpec, physical_topics
 from paykit.consumer.inbox import DLQ_RETENTION, TOPIC_RETENTION
 
@@ -115,6 +116,31 @@ def ensure_topics(
             # another `up` may have created them between our describe and create
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing)
+            _wait_for_leaders(admin, {topic.name: topic.num_partitions for topic in missing})
     finally:
         admin.close()
     return report
+
+
+LEADERS_TIMEOUT_SECONDS = 30.0
+
+
+def _wait_for_leaders(admin: KafkaAdminClient, partitions: dict[str, int]) -> None:
+    """Return once every new topic has all its partitions with a leader.
+
+    The controller accepts a create before the partitions have leaders everywhere; a consumer
+    that subscribes in that window can be given no partitions and, since kafka-python refreshes
+    its metadata only every few minutes, consume nothing until then.
+    """
+
+    def led() -> bool:
+        described = admin.describe_topics(list(partitions))
+        return all(
+            topic["error_code"] == 0
+            and len(topic["partitions"]) == partitions[topic["name"]]
+            and all(part["leader_id"] >= 0 for part in topic["partitions"])
+            for topic in described
+        )
+
+    if not wait_for(led, LEADERS_TIMEOUT_SECONDS, interval=0.1):
+        raise ClusterError(f"new topics without leaders after {LEADERS_TIMEOUT_SECONDS:g} s")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -88,7 +89,8 @@ def poster_on(cluster: ClusterEnv) -> Iterator[Callable[..., Consumer]]:
 
 @pytest.fixture
 def start_poster(cluster: ClusterEnv) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """The poster as a process of its own."""
+    """The poster as a process of its own, returned once its consumer runs (a SIGTERM sent earlier
+    would find no handler yet and kill it)."""
     started: list[subprocess.Popen[str]] = []
 
     def start(database_url: str, topic: Topic, *flags: str) -> subprocess.Popen[str]:
@@ -107,6 +109,7 @@ def start_poster(cluster: ClusterEnv) -> Iterator[Callable[..., subprocess.Popen
             text=True,
         )
         started.append(process)
+        assert _until_printed(process, "consumer_started", timeout=60), "the poster never started"
         return process
 
     yield start
@@ -114,6 +117,22 @@ def start_poster(cluster: ClusterEnv) -> Iterator[Callable[..., subprocess.Popen
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=30)
+
+
+def _until_printed(process: subprocess.Popen[str], text: str, timeout: float) -> bool:
+    """Reads the process's output up to the first line holding `text`; those lines are not seen
+    by a later communicate()."""
+    seen = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if text in line:
+                seen.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    return seen.wait(timeout)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from payevents import statuses
 from payment_service.domain.errors import IllegalTransition, PspContradiction
 from payment_service.domain.payment import (
     PAYMENT_CORRECTIONS,
@@ -196,3 +197,17 @@ def test_a_payment_with_refunds_is_never_corrected_to_failed() -> None:
         payment.follow_psp(PspStatus.FAILED, "card_declined", correct=True)
 
     assert payment.status is P.PARTIALLY_REFUNDED
+
+
+def test_the_public_status_lists_are_the_lifecycles_statuses() -> None:
+    """The gateway, the dashboard and payctl validate and filter by payevents' lists."""
+    assert tuple(PaymentStatus) == statuses.PAYMENT_STATUSES
+    assert tuple(RefundStatus) == statuses.REFUND_STATUSES
+    charged, seen = {P.SUCCEEDED}, set()
+    while charged - seen:  # everything a charged payment can become
+        status = (charged - seen).pop()
+        seen.add(status)
+        charged |= PAYMENT_TRANSITIONS.get(status, frozenset())
+    assert charged == statuses.PAID_PAYMENT_STATUSES
+    ended = {s for s in PaymentStatus if not PAYMENT_TRANSITIONS.get(s)}
+    assert ended - charged == statuses.UNPAID_PAYMENT_STATUSES

@@ -13,10 +13,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
-PAID_STATUSES: Final = frozenset({"succeeded", "partially_refunded", "refunded"})
-FAILED_STATUSES: Final = frozenset({"failed", "canceled"})
+from payevents.statuses import PAID_PAYMENT_STATUSES, UNPAID_PAYMENT_STATUSES
 
 
 class StepState(enum.Enum):
@@ -48,13 +47,13 @@ class Journey:
         if status == "created":
             return [*steps, Step("processing", StepState.WAITING, detail="with the card network")]
         steps.append(Step("processing", StepState.DONE))
-        if status in FAILED_STATUSES:
+        if status in UNPAID_PAYMENT_STATUSES:
             reason = self.payment.get("failure_message") or self.payment.get("failure_code") or ""
             return [
                 *steps,
                 Step(str(status), StepState.FAILED, self.payment.get("updated_at"), reason),
             ]
-        if status not in PAID_STATUSES:
+        if status not in PAID_PAYMENT_STATUSES:
             return [*steps, Step("succeeded", StepState.WAITING, detail="waiting for the outcome")]
         steps.append(Step("succeeded", StepState.DONE))
         steps.append(self._posted())

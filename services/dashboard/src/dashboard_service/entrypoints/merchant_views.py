@@ -22,20 +22,11 @@ from dashboard_service.entrypoints.access import MERCHANT, gateway, requires, se
 from dashboard_service.entrypoints.forms import ConfirmRefundForm, RefundForm
 from dashboard_service.service_layer.balances import balances_page
 from dashboard_service.service_layer.journeys import payment_page
+from payevents.statuses import BATCH_STATUSES, PAYMENT_STATUSES
 
 merchant = Blueprint("merchant", __name__)
 
 PAGE_SIZE: Final = 25
-PAYMENT_STATUSES: Final = (
-    "created",
-    "processing",
-    "succeeded",
-    "failed",
-    "canceled",
-    "partially_refunded",
-    "refunded",
-)
-BATCH_STATUSES: Final = ("open", "closed", "submitted", "paid", "failed")
 IDENTIFIER: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 

@@ -15,8 +15,8 @@ from typing import Any, Final
 
 from dashboard_service.adapters.platform_api import PlatformApi
 from dashboard_service.domain.charts import DailyChart, daily_charts, last_days
-from dashboard_service.domain.timeline import PAID_STATUSES
 from dashboard_service.domain.times import parse_time
+from payevents.statuses import PAID_PAYMENT_STATUSES
 
 CHART_DAYS: Final = 14
 PAGE_SIZE: Final = 100
@@ -55,7 +55,7 @@ def _all(api: PlatformApi, path: str, query: dict[str, Any]) -> tuple[list[dict[
 def _volume(payments: list[dict[str, Any]]) -> Iterator[tuple[str, str, date, int]]:
     for payment in payments:
         created = parse_time(payment.get("created_at"))
-        if created and payment.get("status") in PAID_STATUSES:
+        if created and payment.get("status") in PAID_PAYMENT_STATUSES:
             yield "volume", str(payment["currency"]), created.date(), int(payment["amount"])
 
 

@@ -16,12 +16,12 @@ from typing import Any, Final
 
 from dashboard_service.adapters.platform_api import PlatformApi
 from dashboard_service.domain.timeline import (
-    PAID_STATUSES,
     Journey,
     is_posting_of,
     item_for_payment,
 )
 from dashboard_service.domain.times import parse_time
+from payevents.statuses import PAID_PAYMENT_STATUSES
 
 BATCH_PAGES: Final = 3
 ENTRY_PAGES: Final = 5
@@ -42,7 +42,7 @@ def payment_page(api: PlatformApi, payment_id: str) -> PaymentPage:
     payment: dict[str, Any] = api.get(f"/v1/payments/{payment_id}")
     refunds = list(_pages(api, f"/v1/payments/{payment_id}/refunds", {"limit": 100}, pages=5))
     batch = item = posting = None
-    if payment.get("status") in PAID_STATUSES:
+    if payment.get("status") in PAID_PAYMENT_STATUSES:
         batch = _batch_holding(api, payment)
         item = item_for_payment(batch, payment_id) if batch else None
         transaction_id = str(item["ledger_transaction_id"]) if item else None
@@ -50,7 +50,7 @@ def payment_page(api: PlatformApi, payment_id: str) -> PaymentPage:
     pending_refunds = sum(r.get("amount", 0) for r in refunds if r.get("status") == "requested")
     refundable = (
         int(payment.get("amount", 0)) - int(payment.get("amount_refunded", 0)) - pending_refunds
-        if payment.get("status") in PAID_STATUSES
+        if payment.get("status") in PAID_PAYMENT_STATUSES
         else 0
     )
     return PaymentPage(payment, refunds, Journey(payment, batch, posting), item, max(refundable, 0))

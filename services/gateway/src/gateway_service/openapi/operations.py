@@ -12,6 +12,7 @@ from typing import Any, Final
 from marshmallow import Schema
 
 from gateway_service.openapi import schemas
+from payevents.statuses import BATCH_STATUSES, PAYMENT_STATUSES
 
 
 class Upstream(enum.Enum):
@@ -245,9 +246,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         schemas.PaymentList,
         query=_page(
             (
-                QueryParameter(
-                    "status", {"type": "string", "enum": list(schemas.PAYMENT_STATUSES)}
-                ),
+                QueryParameter("status", {"type": "string", "enum": list(PAYMENT_STATUSES)}),
                 QueryParameter("created_gte", _TIME),
                 QueryParameter("created_lt", _TIME),
             )
@@ -330,9 +329,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         schemas.SettlementList,
         query=_page(
             (
-                QueryParameter(
-                    "status", {"type": "string", "enum": list(schemas.SETTLEMENT_STATUSES)}
-                ),
+                QueryParameter("status", {"type": "string", "enum": list(BATCH_STATUSES)}),
                 QueryParameter("currency", _CURRENCY),
                 QueryParameter("from", _TIME),
                 QueryParameter("to", _TIME),

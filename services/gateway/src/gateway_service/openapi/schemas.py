@@ -12,18 +12,9 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-PAYMENT_STATUSES = (
-    "created",
-    "processing",
-    "succeeded",
-    "failed",
-    "canceled",
-    "partially_refunded",
-    "refunded",
-)
-REFUND_STATUSES = ("requested", "succeeded", "failed")
+from payevents.statuses import BATCH_STATUSES, PAYMENT_STATUSES, REFUND_STATUSES
+
 MERCHANT_ACCOUNTS = ("escrow", "payable", "receivable")
-SETTLEMENT_STATUSES = ("open", "closed", "submitted", "paid", "failed")
 
 
 def _currency(**kwargs: object) -> fields.String:
@@ -160,7 +151,7 @@ class Settlement(Answer):
     id = fields.String(required=True)
     merchant_id = fields.String(required=True)
     currency = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(SETTLEMENT_STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(BATCH_STATUSES))
     created_at = fields.DateTime(required=True)
 
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from marshmallow import Schema, fields, validate
 
 from payevents.fieldtypes import UtcDateTime
+from payevents.statuses import BATCH_STATUSES
 
-STATUSES = ("open", "closed", "submitted", "paid", "failed")
 BANK_ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"  # what the bank accepts
 
 
@@ -28,7 +28,7 @@ class RetrySchema(Schema):
 
 
 class BatchesPageSchema(Schema):
-    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    status = fields.String(load_default=None, validate=validate.OneOf(BATCH_STATUSES))
     currency = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z]{3}$"))
     from_ = UtcDateTime(data_key="from", load_default=None)
     to = UtcDateTime(load_default=None)

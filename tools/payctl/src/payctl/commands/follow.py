@@ -22,10 +22,11 @@ from payctl.errors import TimedOut
 from payctl.http_api import Api
 from payctl.options import json_option, session
 from payctl.output import rows_of
-
-PAID_STATUSES = {"succeeded", "partially_refunded", "refunded"}
-PAYMENT_FAILURES = {"failed", "canceled"}
-CLOSED_BATCH_STATUSES = {"closed", "submitted", "paid", "failed"}
+from payevents.statuses import (
+    CLOSED_BATCH_STATUSES,
+    PAID_PAYMENT_STATUSES,
+    UNPAID_PAYMENT_STATUSES,
+)
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,10 @@ class Journey:
         if status == "created":
             return reached
         reached.append(Step("processing"))
-        if status in PAYMENT_FAILURES:
+        if status in UNPAID_PAYMENT_STATUSES:
             reason = payment.get("failure_code") or payment.get("failure_message") or ""
             return [*reached, Step(str(status), str(reason), final=True, failed=True)]
-        if status not in PAID_STATUSES:
+        if status not in PAID_PAYMENT_STATUSES:
             return reached
         reached.append(Step("succeeded"))
         batch = self._batch(payment)

@@ -11,6 +11,7 @@ import click
 from payctl.commands.follow import follow
 from payctl.options import json_option, session
 from payctl.output import emit, fields, page
+from payevents.statuses import PAYMENT_STATUSES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,15 +30,6 @@ PAYMENT_FIELDS = [
 ]
 LIST_COLUMNS = ["id", "status", "amount", "currency", "amount_refunded", "created_at"]
 REFUND_FIELDS = ["id", "payment_id", "status", "amount", "currency", "failure_code", "created_at"]
-STATUSES = [
-    "created",
-    "processing",
-    "succeeded",
-    "failed",
-    "canceled",
-    "partially_refunded",
-    "refunded",
-]
 
 
 def _idempotency_option(what: str) -> Callable[[F], F]:
@@ -94,7 +86,7 @@ def get_payment(payment_id: str) -> None:
 
 
 @payments.command("list")
-@click.option("--status", type=click.Choice(STATUSES), default=None)
+@click.option("--status", type=click.Choice(PAYMENT_STATUSES), default=None)
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
 @click.option("--cursor", default=None, help="next_cursor of the page before.")
 @json_option

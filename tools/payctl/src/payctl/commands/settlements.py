@@ -13,6 +13,7 @@ import click
 
 from payctl.options import json_option, session
 from payctl.output import emit, fields, page, table
+from payevents.statuses import BATCH_STATUSES
 
 BATCH_COLUMNS = ["id", "status", "currency", "item_count", "net_amount", "period_end", "created_at"]
 BATCH_FIELDS = [
@@ -35,7 +36,6 @@ BATCH_FIELDS = [
 ]
 ITEM_COLUMNS = ["id", "kind", "payment_id", "refund_id", "gross_amount", "fee_amount", "net_amount"]
 PAYOUT_COLUMNS = ["attempt", "status", "amount", "currency", "bank_account", "failure_code"]
-BATCH_STATUSES = ["open", "closed", "submitted", "paid", "failed"]
 DISCREPANCIES = 1
 
 

@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 from kafka.partitioner.default import murmur2
 
 from payevents import Envelope, decode
 from paykit.auth.webhook_signature import SIGNATURE_HEADER, sign
 from paykit.kafka_clients import create_producer
+from paykit.kafka_reading import read_to_end
 
 E2E_TIMEOUT = 60.0
 T = TypeVar("T")
@@ -92,19 +93,7 @@ class Topics:
         partitions = sorted(consumer.partitions_for_topic(topic) or ())
         if key is not None and partitions:
             partitions = [partitions[(murmur2(key.encode()) & 0x7FFFFFFF) % len(partitions)]]
-        tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        found: list[Any] = []
-        deadline = time.monotonic() + timeout
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read {topic} to its end")
-            for batch in consumer.poll(timeout_ms=500).values():
-                found.extend(
-                    r for r in batch if r.offset < ends[TopicPartition(topic, r.partition)]
-                )
+        found = read_to_end(consumer, topic, partitions=partitions, timeout=timeout)
         return [r for r in found if key is None or r.key == key.encode()]
 
     def events(self, topic: str, key: str) -> list[Envelope]:

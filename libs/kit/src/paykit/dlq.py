@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -27,6 +26,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
 
+from paykit import kafka_reading
 from paykit.consumer.routing import (
     H_ATTEMPTS,
     H_DLQ_REASON,
@@ -89,47 +89,14 @@ class DeadLetter:
 def read_to_end(
     consumer: KafkaConsumer, dlq_topic: str, *, from_committed: bool, timeout: float
 ) -> Iterator[Any]:
-    """Every record from the first one kept (or the consumer group's position, if later) up to
-    the end offsets of the start; letters written meanwhile wait for the next run.
-
-    Retention may have removed the records at offset 0 or at the committed position, so the
-    start is never below the partition's beginning offset. ``timeout`` bounds each request and
-    any stretch of polling in which no partition moves.
-    """
-    timeout_ms = int(timeout * 1000)
-    partitions = consumer.partitions_for_topic(dlq_topic)
-    if not partitions:
-        raise DlqError(f"topic {dlq_topic} does not exist")
-    tps = [TopicPartition(dlq_topic, p) for p in sorted(partitions)]
-    consumer.assign(tps)
-    beginnings = consumer.beginning_offsets(tps, timeout_ms=timeout_ms)
-    ends = consumer.end_offsets(tps, timeout_ms=timeout_ms)
-    unread = set()
-    for tp in tps:
-        committed = consumer.committed(tp, timeout_ms=timeout_ms) if from_committed else None
-        start = max(committed or 0, beginnings[tp])
-        consumer.seek(tp, start)
-        if start < ends[tp]:
-            unread.add(tp)
-    deadline = time.monotonic() + timeout
-    while unread:
-        batches = consumer.poll(timeout_ms=min(500, timeout_ms))
-        for tp, batch in batches.items():
-            for record in batch:
-                if record.offset < ends[tp]:
-                    yield record
-        # a partition can reach its end without a record: aborted or removed ones are skipped
-        positions = {tp: consumer.position(tp, timeout_ms=timeout_ms) for tp in unread}
-        finished = {tp for tp, at in positions.items() if at is not None and at >= ends[tp]}
-        unread -= finished
-        if batches or finished:
-            deadline = time.monotonic() + timeout
-        elif time.monotonic() > deadline:
-            stuck = ", ".join(
-                f"partition {tp.partition} at {positions[tp]} of {ends[tp]}"
-                for tp in sorted(unread)
-            )
-            raise DlqError(f"reading {dlq_topic} made no progress for {timeout:g} s ({stuck})")
+    """Every letter from the first one kept (or the replayer's position, if later) up to the end
+    offsets of the start; letters written meanwhile wait for the next run."""
+    try:
+        yield from kafka_reading.read_to_end(
+            consumer, dlq_topic, from_committed=from_committed, timeout=timeout
+        )
+    except (kafka_reading.UnknownTopic, kafka_reading.ReadStalled) as error:
+        raise DlqError(str(error)) from error
 
 
 def _connect(bootstrap_servers: str, timeout: float, build: Any) -> Any:

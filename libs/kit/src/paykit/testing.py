@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from paykit.kafka_reading import UnknownTopic, read_to_end
 from paykit.migrations import migrate
 
 
@@ -81,25 +82,16 @@ def running(consumer: Runnable) -> Iterator[threading.Thread]:
 
 
 def read_topic(bootstrap_servers: str, topic: str, *, timeout: float = 10.0) -> list[Any]:
-    """Every committed record now in ``topic``, read without a consumer group."""
+    """Every committed record now in ``topic`` (none if it does not exist), read without a
+    consumer group."""
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
         isolation_level="read_committed",
     )
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        records: list[Any] = []
-        deadline = time.monotonic() + timeout
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read {topic} to its end")
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
+        return list(read_to_end(consumer, topic, timeout=timeout))
+    except UnknownTopic:
+        return []
     finally:
         consumer.close()

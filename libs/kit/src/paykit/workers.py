@@ -76,7 +76,9 @@ def run_consumer(
     health = HealthFile(settings.health_file, name=client_id)
     member = instance_id(client_id, load_settings(lambda env: env.str("PAYKIT_INSTANCE_ID", None)))
     _serve_metrics(metrics_port)
-    pool = create_pool(database_url, max_size=2, name=client_id)
+    # a connection per concurrent handler; two at least, for a handler's transaction and the
+    # runtime's own (parks, inbox pruning)
+    pool = create_pool(database_url, max_size=max(2, settings.handler_concurrency), name=client_id)
     producer = _when_kafka_answers(
         lambda: create_producer(bootstrap_servers, client_id=client_id), health
     )

@@ -9,9 +9,8 @@ from kafka import KafkaConsumer, KafkaProducer
 from psycopg_pool import ConnectionPool
 
 from localcluster.testing import ClusterEnv
-from localcluster.topics import ensure_topics
 from payevents import Envelope, encode, new_event
-from payevents.topics import ConsumerGroup, Topic
+from payevents.topics import Topic
 from paykit.consumer import Consumer, ConsumerSettings, Handler
 from paykit.db import Connection, create_pool
 from paykit.dlq import DeadLetter, list_dead_letters
@@ -34,14 +33,7 @@ def kit_db(cluster: ClusterEnv) -> Iterator[str]:
 @pytest.fixture
 def topic(cluster: ClusterEnv, unique: str) -> Topic:
     """A private main topic with one consumer group whose retry tiers wait 0.3, 0.6, 0.9 s."""
-    private = Topic(
-        name=f"kit-{unique}",
-        partitions=3,
-        key="payment id",
-        consumers=(ConsumerGroup(f"group-{unique}", retry_delays=(0.3, 0.6, 0.9)),),
-    )
-    ensure_topics(cluster.bootstrap_servers, (private,))
-    return private
+    return cluster.private_topic(f"kit-{unique}", partitions=3, group=f"group-{unique}")
 
 
 def payment_created(payment_id: str, label: str = "") -> Envelope:

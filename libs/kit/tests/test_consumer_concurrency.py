@@ -19,7 +19,6 @@ from kafka import TopicPartition
 from psycopg import pq
 
 from localcluster.testing import ClusterEnv
-from localcluster.topics import ensure_topics
 from payevents import Envelope
 from payevents.topics import ConsumerGroup, Topic
 from paykit.consumer import (
@@ -42,14 +41,7 @@ CONCURRENT: dict[str, Any] = {"transaction_per_batch": False, "handler_transacti
 
 @pytest.fixture
 def lane_topic(cluster: ClusterEnv, unique: str) -> Topic:
-    private = Topic(
-        name=f"kit-lanes-{unique}",
-        partitions=1,
-        key="payment id",
-        consumers=(ConsumerGroup(f"lanes-{unique}", retry_delays=(0.3, 0.6, 0.9)),),
-    )
-    ensure_topics(cluster.bootstrap_servers, (private,))
-    return private
+    return cluster.private_topic(f"kit-lanes-{unique}", partitions=1)
 
 
 def record_labelled(conn: Connection, envelope: Envelope) -> None:

@@ -26,9 +26,8 @@ from flask.testing import FlaskClient
 
 from localcluster.migrations import migration_sources
 from localcluster.testing import ClusterEnv
-from localcluster.topics import ensure_topics
 from payevents import Envelope, decode, encode, new_event
-from payevents.topics import WEBHOOK_EVENTS, ConsumerGroup, Topic
+from payevents.topics import WEBHOOK_EVENTS, Topic
 from paykit.consumer import Consumer, ConsumerSettings
 from paykit.db import create_pool, transaction
 from paykit.kafka_clients import create_consumer, create_producer
@@ -134,13 +133,7 @@ def outbound(
         database = stack.enter_context(
             scratch_database(cluster.admin_url, sources, prefix="webhook_outbound")
         )
-        topic = Topic(
-            f"webhook-outbound-{unique}",
-            3,
-            "payment id",
-            (ConsumerGroup(f"webhook-outbound-{unique}", (0.3, 0.6, 0.9)),),
-        )
-        ensure_topics(cluster.bootstrap_servers, (topic,))
+        topic = cluster.private_topic(f"webhook-outbound-{unique}", partitions=3)
         app = make_app(database_url=Secret(database), outbound=TRUST)
         yield Outbound(database, app, topic, merchant_client, stack, cluster)
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from localcluster.config import SERVICES
+from localcluster.topics import ensure_topics
+from payevents.topics import ConsumerGroup, Topic
 
 
 @dataclass(frozen=True)
@@ -29,3 +31,19 @@ class ClusterEnv:
             admin_url=env["PAY_PG_ADMIN_URL"],
             database_urls={s: env[f"{s.upper()}_DATABASE_URL"] for s in SERVICES},
         )
+
+    def private_topic(
+        self,
+        name: str,
+        *,
+        partitions: int,
+        key: str = "payment id",
+        group: str | None = None,
+        retry_delays: tuple[float, ...] = (0.3, 0.6, 0.9),
+    ) -> Topic:
+        """A main topic of a test's own, created with its retry topics and DLQ, for one consumer
+        group (named as the topic unless told): the test's consumer never meets the cluster's,
+        and the short retry tiers keep a retried event's journey to seconds."""
+        topic = Topic(name, partitions, key, (ConsumerGroup(group or name, retry_delays),))
+        ensure_topics(self.bootstrap_servers, (topic,))
+        return topic

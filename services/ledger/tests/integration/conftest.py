@@ -18,9 +18,8 @@ from ledger_service.bootstrap import bootstrap
 from ledger_service.entrypoints.consumers import poster
 from ledger_service.settings import LedgerSettings
 from localcluster.testing import ClusterEnv
-from localcluster.topics import ensure_topics
 from payevents import Envelope, decode, encode
-from payevents.topics import ConsumerGroup, Topic
+from payevents.topics import Topic
 from paykit.consumer import Consumer, ConsumerSettings
 from paykit.db import create_pool
 from paykit.kafka_clients import create_consumer, create_producer
@@ -33,15 +32,7 @@ PROCESSES = Path(__file__).with_name("processes")
 @pytest.fixture
 def topic(cluster: ClusterEnv) -> Topic:
     """A payment-events stand-in of the test's own, six partitions, retry tiers of 0.3-0.9 s."""
-    unique = uuid.uuid4().hex[:10]
-    created = Topic(
-        name=f"ledger-tests-{unique}",
-        partitions=6,
-        key="payment id",
-        consumers=(ConsumerGroup(f"ledger-tests-{unique}", retry_delays=(0.3, 0.6, 0.9)),),
-    )
-    ensure_topics(cluster.bootstrap_servers, (created,))
-    return created
+    return cluster.private_topic(f"ledger-tests-{uuid.uuid4().hex[:10]}", partitions=6)
 
 
 @pytest.fixture

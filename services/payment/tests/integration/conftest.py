@@ -16,9 +16,8 @@ from kafka import KafkaProducer
 from psycopg_pool import ConnectionPool
 
 from localcluster.testing import ClusterEnv
-from localcluster.topics import ensure_topics
 from payevents import Envelope, encode
-from payevents.topics import ConsumerGroup, Topic
+from payevents.topics import Topic
 from paykit.auth.jwt import SigningKey
 from paykit.consumer import Consumer, ConsumerSettings, Handler
 from paykit.db import create_pool
@@ -120,14 +119,7 @@ def make_service(
 def private_topic(cluster: ClusterEnv, unique: str) -> Topic:
     """A main topic of its own with one consumer group whose retry tiers wait 0.3, 0.6, 0.9 s,
     so a test's consumer never meets the running cluster's."""
-    topic = Topic(
-        name=f"payment-tests-{unique}",
-        partitions=2,
-        key="payment id",
-        consumers=(ConsumerGroup(f"payment-tests-{unique}", retry_delays=(0.3, 0.6, 0.9)),),
-    )
-    ensure_topics(cluster.bootstrap_servers, (topic,))
-    return topic
+    return cluster.private_topic(f"payment-tests-{unique}", partitions=2)
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from localcluster.testing import ClusterEnv
-from localcluster.topics import ensure_topics
 from payevents import Envelope, new_event
-from payevents.topics import ConsumerGroup, Topic
+from payevents.topics import Topic
 from paykit.consumer import Consumer, ConsumerSettings
 from paykit.consumer.routing import H_ATTEMPTS, header
 from paykit.db import create_pool
@@ -59,14 +58,7 @@ class MeetingPsp(FakeProvider):
 @pytest.fixture
 def one_partition(cluster: ClusterEnv, unique: str) -> Topic:
     """Every event in one partition, so the first poll takes them all in one batch."""
-    topic = Topic(
-        name=f"payment-charger-{unique}",
-        partitions=1,
-        key="payment id",
-        consumers=(ConsumerGroup(f"payment-charger-{unique}", retry_delays=(0.3, 0.6, 0.9)),),
-    )
-    ensure_topics(cluster.bootstrap_servers, (topic,))
-    return topic
+    return cluster.private_topic(f"payment-charger-{unique}", partitions=1)
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ import pytest
 from kafka import KafkaProducer
 
 from localcluster.testing import ClusterEnv
-from localcluster.topics import ensure_topics
 from payevents import Envelope, encode
-from payevents.topics import ConsumerGroup, Topic
+from payevents.topics import Topic
 from paykit.consumer import Consumer, ConsumerSettings, Handler
 from paykit.db import create_pool
 from paykit.kafka_clients import create_consumer, create_producer
@@ -73,15 +72,9 @@ def bank_admin(bank_url: str) -> Iterator[httpx.Client]:
 @pytest.fixture
 def topic(cluster: ClusterEnv) -> Topic:
     """A topic of the test's own, three partitions, retry tiers of 0.3-0.9 s."""
-    unique = uuid.uuid4().hex[:10]
-    created = Topic(
-        name=f"settlement-tests-{unique}",
-        partitions=3,
-        key="merchant id",
-        consumers=(ConsumerGroup(f"settlement-tests-{unique}", retry_delays=(0.3, 0.6, 0.9)),),
+    return cluster.private_topic(
+        f"settlement-tests-{uuid.uuid4().hex[:10]}", partitions=3, key="merchant id"
     )
-    ensure_topics(cluster.bootstrap_servers, (created,))
-    return created
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 from localcluster.testing import ClusterEnv
+from localcluster.topics import ensure_topics
 from payevents import Envelope
-from payevents.topics import Topic
+from payevents.topics import ConsumerGroup, Topic
 from paykit.consumer import RetryableError
 from paykit.consumer.routing import (
     H_ATTEMPTS,
@@ -212,6 +213,27 @@ def test_the_poll_loop_keeps_its_health_file_fresh_and_counts_in_metrics(
         "paykit_consumer_processed_total", {"group": group, "topic": topic.name}
     )
     assert before is None and processed == 3
+
+
+def test_a_consumer_started_before_its_topic_exists_waits_for_it_then_consumes(
+    cluster: ClusterEnv, make_consumer, make_event, publish, effects, unique: str, tmp_path
+) -> None:
+    """Joined blind, the member would assign itself nothing and keep nothing forever."""
+    later = Topic(
+        f"kit-later-{unique}", 2, "payment id", (ConsumerGroup(f"later-{unique}", (0.3,)),)
+    )
+    liveness = tmp_path / "health.json"
+    group = later.consumers[0].name
+    with running(make_consumer(later, health_file=liveness)):
+        assert wait_until(liveness.exists, timeout=10)
+        waiting = f"not ready: waiting for topics: {later.name}, {later.retry_topic(group, 1)}"
+        assert wait_until(
+            lambda: waiting in check(liveness, max_age=5, live_only=False)[1], timeout=10
+        )
+        ensure_topics(cluster.bootstrap_servers, (later,))
+        publish(later.name, make_event(f"PAY_{unique}"))
+        assert wait_until(lambda: len(effects(f"PAY_{unique}")) == 1, timeout=30)
+        assert check(liveness, max_age=5, live_only=False) == (True, f"{group}: ready")
 
 
 def lag_of(group: str, topic: Topic) -> list[float | None]:

@@ -217,6 +217,9 @@ class Consumer:
     def run(self, *, max_batches: int | None = None) -> None:
         on_stop_signals(self.stop)
         group = self.settings.group
+        self._await_topics()
+        if self._stop.is_set():
+            return
         self.kafka.subscribe(self.settings.topics(), listener=_Rebalance(self))
         log.info("consumer_started", group=group, topics=self.settings.topics())
         self._check_hold(starting=True)
@@ -258,6 +261,39 @@ class Consumer:
             self.applier.close()
             self.kafka.close(autocommit=False)
             log.info("consumer_stopped", group=group)
+
+    def _await_topics(self) -> None:
+        """Join the group only once the client's metadata holds every topic subscribed to.
+
+        A member that leads the group's first assignment without them assigns nothing, to itself
+        and to every other member ("No partition metadata"), and kafka-python does not reliably
+        rejoin when they show up later: the group would sit idle with lag growing. A topic that
+        does not exist (yet) is waited for, not joined blind; the health file says which.
+        """
+        missing = self.settings.topics()
+        delay = 0.0
+        while not self._stop.is_set():
+            try:
+                missing = [topic for topic in missing if not self.kafka.partitions_for_topic(topic)]
+            except KafkaError as error:
+                if not _broker_unreachable(error):
+                    raise
+                self._wait_for_kafka(error)
+                continue
+            if not missing:
+                break
+            if delay == 0.0:
+                log.warning(
+                    "consumer_waiting_for_topics", group=self.settings.group, topics=missing
+                )
+            self.health.report(ready=False, reason=f"waiting for topics: {', '.join(missing)}")
+            self.health.beat()
+            delay = min(max(delay * 2, 0.2), KAFKA_RETRY_MAX_DELAY)
+            self._stop.wait(delay)
+        if self._kafka_lost_at is not None:
+            self._kafka_back()
+        elif delay:
+            self.health.report(ready=True)
 
     def _wait_for_kafka(self, error: KafkaError) -> None:
         """The broker went away under a poll (kafka-python raises instead of retrying): not

@@ -37,7 +37,8 @@ class Doorbell:
 
     def wait(self, seconds: float) -> bool:
         """Until a ring, a close or the end of `seconds`, timed here rather than by Redis (which
-        times out a blocked command only at its next cron tick); False when nobody rang."""
+        times out a blocked command only at its next cron tick); False when the time ran out with no
+        ring and no close."""
         with self._bell:
             rung = self._bell.wait_for(lambda: self._rings > 0 or self._closed, timeout=seconds)
             if self._rings > 0:
